@@ -1,0 +1,53 @@
+"""Entry point of the ``ppr10k`` command.
+
+Each subcommand lives in its own module ``ppr10k.cli.<name>`` exposing
+``register(subparsers)``, which adds its parser and sets ``func`` to a callable taking
+the parsed arguments and returning the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ppr10k import __version__
+
+# module name -> imported lazily so that `ppr10k --help` stays fast
+SUBCOMMAND_MODULES = ("demo", "data", "train", "evaluate", "retouch", "xmp")
+
+
+class CommandError(Exception):
+    """An error a user can fix: printed as one line, exit code 1 (no traceback)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ppr10k",
+        description="Portrait photo retouching with the PPR10K dataset.",
+    )
+    parser.add_argument("--version", action="version", version=f"ppr10k {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMAND_MODULES:
+        importlib.import_module(f"ppr10k.cli.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (CommandError, FileNotFoundError, NotADirectoryError, ValueError) as error:
+        print(f"ppr10k {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

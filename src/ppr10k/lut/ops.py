@@ -1,0 +1,155 @@
+"""Differentiable 3D-LUT operations in PyTorch (CPU and CUDA, no compiled extension).
+
+A LUT is a tensor ``(3, D, D, D)`` (or ``(B, 3, D, D, D)``, one per image) in the layout of
+the official PPR10K / Image-Adaptive-3DLUT checkpoints: ``lut[c, b, g, r]`` is output
+channel ``c`` at lattice point (red ``r``, green ``g``, blue ``b``), lattice spacing
+``1 / (D - 1)``. The identity LUT has ``lut[0, b, g, r] = r / (D - 1)``.
+
+References:
+    Zeng, Cai, Li, Cao, Zhang, "Learning Image-adaptive 3D Lookup Tables for High
+    Performance Photo Enhancement in Real-time", TPAMI 2020.
+    Liang, Zeng, Cui, Xie, Zhang, "PPR10K", CVPR 2021.
+
+Notes:
+    The reference CUDA/C kernels compute the cell index as ``floor(v / binsize)`` and the
+    in-cell fraction as ``fmod(v, binsize) / binsize`` with ``binsize = 1.000001 / (D - 1)``,
+    which disagree at cell boundaries (the output jumps by one cell). Here the index and
+    the fraction come from the same value ``t = v * (D - 1)``: ``i = min(floor(t), D - 2)``
+    and ``f = t - i``, so the interpolation is continuous everywhere, and inputs are
+    clamped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def identity_lut(dim: int = 33, dtype: torch.dtype = torch.float32,
+                 device: torch.device | str | None = None) -> torch.Tensor:
+    """The identity LUT ``(3, dim, dim, dim)``: maps every colour to itself.
+
+    Example:
+        >>> identity_lut(2)[:, 1, 0, 1].tolist()  # (r, g, b) = (1, 0, 1)
+        [1.0, 0.0, 1.0]
+    """
+    if dim < 2:
+        raise ValueError(f"LUT dim must be >= 2, got {dim}")
+    axis = torch.linspace(0.0, 1.0, dim, dtype=dtype, device=device)
+    b, g, r = torch.meshgrid(axis, axis, axis, indexing="ij")
+    return torch.stack([r, g, b], dim=0)
+
+
+def _check_lut(lut: torch.Tensor) -> None:
+    if lut.ndim not in (4, 5) or lut.shape[-4] != 3 or not (
+        lut.shape[-1] == lut.shape[-2] == lut.shape[-3]
+    ):
+        raise ValueError(f"lut must be (3, D, D, D) or (B, 3, D, D, D), got {tuple(lut.shape)}")
+
+
+def trilinear(lut: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Apply a 3D LUT to images by trilinear interpolation.
+
+    Args:
+        lut: ``(3, D, D, D)`` shared by the batch, or ``(B, 3, D, D, D)`` one per image,
+            official layout ``lut[c, b, g, r]``.
+        images: ``(B, 3, H, W)`` RGB, values clamped to [0, 1].
+
+    Returns:
+        ``(B, 3, H, W)``, differentiable with respect to both ``lut`` and ``images``.
+
+    Example:
+        >>> x = torch.rand(2, 3, 4, 5)
+        >>> torch.allclose(trilinear(identity_lut(9), x), x, atol=1e-6)
+        True
+    """
+    _check_lut(lut)
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    batch, _, height, width = images.shape
+    dim = lut.shape[-1]
+    if lut.ndim == 4:
+        lut = lut.unsqueeze(0).expand(batch, -1, -1, -1, -1)
+    elif lut.shape[0] != batch:
+        raise ValueError(f"{lut.shape[0]} LUTs for a batch of {batch} images")
+    lut = lut.to(images.dtype)
+
+    t = images.clamp(0.0, 1.0).reshape(batch, 3, -1) * (dim - 1)
+    index = t.detach().floor().clamp_(max=dim - 2).long()
+    frac = t - index  # in [0, 1]; carries the gradient with respect to the images
+    ir, ig, ib = index[:, 0], index[:, 1], index[:, 2]
+    fr, fg, fb = frac[:, 0:1], frac[:, 1:2], frac[:, 2:3]
+    base = (ib * dim + ig) * dim + ir  # (B, HW) flat index of the lower corner
+    table = lut.reshape(batch, 3, dim ** 3)
+
+    def corner(db: int, dg: int, dr: int) -> torch.Tensor:
+        offset = (db * dim + dg) * dim + dr
+        return torch.gather(table, 2, (base + offset).unsqueeze(1).expand(-1, 3, -1))
+
+    # interpolate along red, then green, then blue
+    c00 = torch.lerp(corner(0, 0, 0), corner(0, 0, 1), fr)
+    c01 = torch.lerp(corner(0, 1, 0), corner(0, 1, 1), fr)
+    c10 = torch.lerp(corner(1, 0, 0), corner(1, 0, 1), fr)
+    c11 = torch.lerp(corner(1, 1, 0), corner(1, 1, 1), fr)
+    c0 = torch.lerp(c00, c01, fg)
+    c1 = torch.lerp(c10, c11, fg)
+    out = torch.lerp(c0, c1, fb)
+    return out.reshape(batch, 3, height, width)
+
+
+def fuse_luts(luts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Weighted sum of basis LUTs, one fused LUT per image.
+
+    Args:
+        luts: ``(N, 3, D, D, D)`` basis LUTs.
+        weights: ``(B, N)`` (or ``(N,)``) weights, unconstrained reals.
+
+    Returns:
+        ``(B, 3, D, D, D)`` (or ``(3, D, D, D)``): ``sum_n weights[:, n] * luts[n]``.
+    """
+    if luts.ndim != 5 or luts.shape[1] != 3:
+        raise ValueError(f"luts must be (N, 3, D, D, D), got {tuple(luts.shape)}")
+    if weights.shape[-1] != luts.shape[0]:
+        raise ValueError(f"{weights.shape[-1]} weights for {luts.shape[0]} LUTs")
+    return torch.tensordot(weights.to(luts.dtype), luts, dims=([-1], [0]))
+
+
+def _neighbour_differences(lut: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """``lut[i] - lut[i + 1]`` along the r, g and b axes (last three dims)."""
+    return (
+        lut[..., :-1] - lut[..., 1:],
+        lut[..., :-1, :] - lut[..., 1:, :],
+        lut[..., :-1, :, :] - lut[..., 1:, :, :],
+    )
+
+
+def lut_total_variation(lut: torch.Tensor) -> torch.Tensor:
+    """Smoothness regulariser TV of spec §4, summed over the leading LUT dims.
+
+    For each axis: the mean of squared neighbour differences, where the differences at the
+    first and last positions of the axis count twice; the three axes are added. For a
+    ``(N, 3, D, D, D)`` stack the result is the sum over the N LUTs.
+    """
+    dim = lut.shape[-1]
+    weight = torch.ones(dim - 1, dtype=lut.dtype, device=lut.device)
+    weight[0] = weight[-1] = 2.0
+    total = lut.new_zeros(())
+    n_luts = lut[..., 0, 0, 0, 0].numel()
+    for axis, diff in zip((-1, -2, -3), _neighbour_differences(lut)):
+        shape = [1] * diff.ndim
+        shape[axis] = dim - 1
+        per_lut = (diff.square() * weight.view(shape)).reshape(n_luts, -1).mean(dim=1)
+        total = total + per_lut.sum()
+    return total
+
+
+def lut_monotonicity(lut: torch.Tensor) -> torch.Tensor:
+    """Monotonicity regulariser MN of spec §4, summed over the leading LUT dims.
+
+    For each axis, the mean of ``relu(lut[i] - lut[i + 1])`` (positive where the LUT
+    decreases); the three axes are added; summed over the N LUTs of a stack.
+    """
+    n_luts = lut[..., 0, 0, 0, 0].numel()
+    total = lut.new_zeros(())
+    for diff in _neighbour_differences(lut):
+        total = total + torch.relu(diff).reshape(n_luts, -1).mean(dim=1).sum()
+    return total

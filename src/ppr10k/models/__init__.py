@@ -1,0 +1,1 @@
+"""ppr10k.models"""
