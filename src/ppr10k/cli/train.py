@@ -1,7 +1,114 @@
-"""`ppr10k train` (placeholder until its issue lands)."""
+"""`ppr10k train`, `ppr10k predict` and `ppr10k import-official`."""
 
 from __future__ import annotations
 
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from ppr10k.train.config import TrainConfig, load_config_file
+
+# CLI option -> TrainConfig key (model keys are nested under "model")
+_TRAIN_OPTIONS = ("data", "out", "expert", "hrp", "glc", "epochs", "batch_size", "lr", "seed",
+                  "device", "num_workers", "max_steps_per_epoch", "backbone_weights",
+                  "lambda_smooth", "lambda_mono")
+_MODEL_OPTIONS = ("backbone", "n_luts", "lut_dim", "init")
+
 
 def register(subparsers) -> None:
-    """Add the `train` subcommand(s)."""
+    """Add ``train``, ``predict`` and ``import-official``."""
+    p = subparsers.add_parser(
+        "train", help="train the image-adaptive 3D-LUT model (HRP/GLC losses)",
+        description="Train on a PPR10K root. Defaults follow the paper; a --config file "
+                    "(JSON or TOML, keys as in RUN/config.json) is overridden by options.")
+    p.add_argument("--data", help="PPR10K root holding train/ and val/")
+    p.add_argument("--expert", choices=("a", "b", "c"), help="target expert (default a)")
+    p.add_argument("--out", help="run folder (default runs/ppr10k)")
+    p.add_argument("--hrp", action=argparse.BooleanOptionalAction, default=None,
+                   help="human-region priority loss (default on)")
+    p.add_argument("--glc", action=argparse.BooleanOptionalAction, default=None,
+                   help="group-level consistency loss (default on)")
+    p.add_argument("--epochs", type=int, help="default 200")
+    p.add_argument("--batch-size", dest="batch_size", type=int, help="default 16")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--lambda-smooth", dest="lambda_smooth", type=float, help="default 1e-4")
+    p.add_argument("--lambda-mono", dest="lambda_mono", type=float, help="default 10")
+    p.add_argument("--backbone", choices=("resnet18", "tiny"), help="default resnet18")
+    p.add_argument("--backbone-weights", dest="backbone_weights",
+                   help="ResNet-18 ImageNet weights: auto (torchvision cache if present), "
+                        "imagenet (torchvision download), none, or a local .pth path")
+    p.add_argument("--n-luts", dest="n_luts", type=int, help="basis LUTs (default 5)")
+    p.add_argument("--lut-dim", dest="lut_dim", type=int, help="LUT lattice size (default 33)")
+    p.add_argument("--init", choices=("identity", "reference"),
+                   help="weight-predictor start: identity (default) or the reference's random")
+    p.add_argument("--max-steps-per-epoch", dest="max_steps_per_epoch", type=int,
+                   help="cut each epoch short (quick experiments)")
+    p.add_argument("--num-workers", dest="num_workers", type=int, help="data loader workers")
+    p.add_argument("--config", help="JSON or TOML config file")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=run_train)
+
+    p = subparsers.add_parser("predict", help="write 8-bit G_I.png predictions for a split")
+    p.add_argument("--data", required=True, help="PPR10K root")
+    p.add_argument("--split", choices=("train", "val"), default="val")
+    p.add_argument("--model", required=True, help="ppr10k model (e.g. RUN/best)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=run_predict)
+
+    p = subparsers.add_parser("import-official",
+                              help="convert the official PPR10K LUTs/classifier .pth files")
+    p.add_argument("--luts", required=True, help="official LUTs_*.pth")
+    p.add_argument("--classifier", required=True, help="official classifier_*.pth")
+    p.add_argument("--out", required=True, help="ppr10k model folder to write")
+    p.add_argument("--expert", choices=("a", "b", "c"), help="expert the model was trained for")
+    p.set_defaults(func=run_import_official)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """Defaults < ``--config`` file < explicit options."""
+    base = TrainConfig()
+    previous = Path(args.out or base.out) / "config.json"
+    if args.resume and previous.is_file():
+        base = base.updated(**load_config_file(previous))
+    if args.config:
+        base = base.updated(**load_config_file(args.config))
+    given = {k: getattr(args, k) for k in _TRAIN_OPTIONS + _MODEL_OPTIONS
+             if getattr(args, k, None) is not None}
+    return base.updated(**given)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from ppr10k.train import train
+
+    config = config_from_args(args)
+    if not config.data:
+        raise ValueError("--data ROOT is required (or `data` in the --config file)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        result = train(config, resume=args.resume, progress=not args.quiet)
+    print(f"best epoch {result.best_epoch}: val PSNR {result.best_psnr:.2f} dB; "
+          f"model in {result.best_model}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from ppr10k.train import predict_split
+
+    written = predict_split(args.data, args.split, args.model, args.out, args.device,
+                            progress=not args.quiet)
+    print(f"wrote {len(written)} predictions to {args.out}")
+    return 0
+
+
+def run_import_official(args: argparse.Namespace) -> int:
+    from ppr10k.models import import_official
+
+    path = import_official(args.luts, args.classifier, args.out, expert=args.expert)
+    print(f"wrote {path}", file=sys.stdout)
+    return 0

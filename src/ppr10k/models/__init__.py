@@ -1,1 +1,25 @@
-"""ppr10k.models"""
+"""Image-adaptive 3D-LUT models, backbones and checkpoints."""
+
+from ppr10k.models.adaptive_lut import AdaptiveLUT, ModelConfig
+from ppr10k.models.backbones import BACKBONES, create_backbone
+from ppr10k.models.checkpoint import (
+    import_official,
+    load_model,
+    load_official,
+    load_official_luts,
+    read_checkpoint_info,
+    save_model,
+)
+
+__all__ = [
+    "AdaptiveLUT",
+    "BACKBONES",
+    "ModelConfig",
+    "create_backbone",
+    "import_official",
+    "load_model",
+    "load_official",
+    "load_official_luts",
+    "read_checkpoint_info",
+    "save_model",
+]

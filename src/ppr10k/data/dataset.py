@@ -1,0 +1,116 @@
+"""PyTorch datasets over the official layout (spec §1, §4).
+
+Items are dicts of float32 tensors in [0, 1]: images ``(3, H, W)``, masks ``(1, H, W)``
+(1 on the human region).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ppr10k.data.layout import PhotoKey, Sample
+from ppr10k.data.transforms import (
+    overlap_in_crops,
+    overlapping_crop_pair,
+    random_resized_crop,
+    resize,
+)
+from ppr10k.io import read_image, read_mask
+
+
+def _image(path) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(read_image(path).transpose(2, 0, 1)))
+
+
+def _mask(path, shape: tuple[int, int]) -> torch.Tensor:
+    if path is None:
+        return torch.zeros(1, *shape)
+    mask = torch.from_numpy(read_mask(path).astype(np.float32))[None]
+    return resize(mask, shape, is_mask=True)
+
+
+class TrainingPairs(Dataset):
+    """Training samples with spec §4 geometry; with ``glc`` each item is a GLC pair.
+
+    Args:
+        samples: from :func:`ppr10k.data.layout.index_split` (split ``train``).
+        crop_size: side of the square training crops (448).
+        glc: also draw a second augmented version of the same photo; both are resized to
+            ``crop_size``² and cut at ``glc_crop``² at independent positions whose overlap is
+            never empty, each with its own target and mask crop.
+        glc_crop: side of the GLC crops (336).
+    """
+
+    def __init__(self, samples: list[Sample], crop_size: int = 448, glc: bool = False,
+                 glc_crop: int = 336) -> None:
+        if not samples:
+            raise ValueError("no training samples")
+        self.samples = samples
+        self.crop_size = crop_size
+        self.glc = glc
+        self.glc_crop = glc_crop
+        versions: dict[PhotoKey, list[int]] = defaultdict(list)
+        for i, sample in enumerate(samples):
+            versions[PhotoKey(sample.key.group, sample.key.index)].append(i)
+        self._versions = versions
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def _load(self, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        source = _image(sample.source)
+        target = _image(sample.target)
+        if target.shape != source.shape:
+            raise ValueError(f"{sample.source} and {sample.target} differ in size: "
+                             f"{tuple(source.shape[1:])} vs {tuple(target.shape[1:])}")
+        return source, target, _mask(sample.mask, tuple(source.shape[1:]))
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        sample = self.samples[i]
+        source, target, mask = self._load(sample)
+        if not self.glc:
+            source, target, mask = random_resized_crop([source, target, mask],
+                                                       [False, False, True], self.crop_size)
+            return {"source": source, "target": target, "mask": mask}
+
+        others = [j for j in self._versions[PhotoKey(sample.key.group, sample.key.index)]
+                  if j != i] or [i]
+        other = self.samples[others[int(torch.randint(len(others), ()))]]
+        source2 = _image(other.source)
+        size = (self.crop_size, self.crop_size)
+        flip = bool(torch.rand(()) < 0.5)
+        full = [resize(source, size), resize(target, size), resize(mask, size, True),
+                resize(source2, size)]
+        if flip:
+            full = [t.flip(-1) for t in full]
+        source, target, mask, source2 = full
+        box1, box2 = overlapping_crop_pair(self.crop_size, self.glc_crop)
+        ov1, ov2 = overlap_in_crops(box1, box2)
+        return {
+            "source": box1.cut(source), "target": box1.cut(target), "mask": box1.cut(mask),
+            "source2": box2.cut(source2), "target2": box2.cut(target), "mask2": box2.cut(mask),
+            "overlap1": torch.tensor([ov1.top, ov1.left, ov1.height, ov1.width]),
+            "overlap2": torch.tensor([ov2.top, ov2.left, ov2.height, ov2.width]),
+        }
+
+
+class EvaluationImages(Dataset):
+    """Full-size sources with their targets (validation / prediction); batch size 1."""
+
+    def __init__(self, samples: list[Sample], with_target: bool = True) -> None:
+        self.samples = samples
+        self.with_target = with_target
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int) -> dict:
+        sample = self.samples[i]
+        item = {"source": _image(sample.source), "stem": sample.key.stem}
+        if self.with_target:
+            item["target"] = _image(sample.target)
+        return item

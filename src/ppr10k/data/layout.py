@@ -1,0 +1,255 @@
+"""The official PPR10K 360p layout (spec §1): naming, pairing and checking.
+
+::
+
+    ROOT/train/source_aug/G_I.tif, G_I_K.tif   16-bit sources (K = 1..5: augmented renders)
+    ROOT/train/target_{a,b,c}/G_I.tif          8-bit expert targets
+    ROOT/train/masks/G_I.png                   human-region masks
+    ROOT/val/source/G_I.tif
+    ROOT/val/target_{a,b,c}/G_I.tif
+    ROOT/val/masks/G_I.png
+
+``G`` is the group id, ``I`` the photo's index in the group. Every pairing is by the parsed
+``(G, I)``, never by position in a sorted listing, so a missing or extra file is reported
+instead of shifting all following pairs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tifffile
+from PIL import Image
+
+EXPERTS = ("a", "b", "c")
+SPLITS = ("train", "val")
+SOURCE_DIRS = {"train": "source_aug", "val": "source"}
+MASK_DIR = "masks"
+SOURCE_SUFFIXES = (".tif", ".tiff")
+TARGET_SUFFIXES = (".tif", ".tiff")
+MASK_SUFFIXES = (".png",)
+FIRST_VAL_GROUP = 1356
+
+_STEM = re.compile(r"^(\d+)_(\d+)(?:_(\d+))?$")
+
+
+@dataclass(frozen=True, order=True)
+class PhotoKey:
+    """A photo of the dataset: group ``G``, index ``I`` and augmented version ``K`` (0 = none)."""
+
+    group: int
+    index: int
+    version: int = 0
+
+    @property
+    def photo_stem(self) -> str:
+        """``G_I``: the stem of the photo's target and mask."""
+        return f"{self.group}_{self.index}"
+
+    @property
+    def stem(self) -> str:
+        """``G_I`` or ``G_I_K``: the stem of this source file."""
+        return self.photo_stem if self.version == 0 else f"{self.photo_stem}_{self.version}"
+
+
+def parse_stem(stem: str) -> PhotoKey | None:
+    """``"12_3"`` -> PhotoKey(12, 3, 0); ``"12_3_4"`` -> PhotoKey(12, 3, 4); else None."""
+    match = _STEM.match(stem)
+    if not match:
+        return None
+    group, index, version = match.groups()
+    return PhotoKey(int(group), int(index), int(version) if version else 0)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One source file with the target and mask of its photo."""
+
+    key: PhotoKey
+    source: Path
+    target: Path
+    mask: Path | None
+
+
+@dataclass
+class DatasetProblem:
+    """A problem found in a dataset folder, with the file it concerns."""
+
+    kind: str  # missing-target, missing-mask, missing-source, size-mismatch, unreadable, stray-name
+    path: Path
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.path}" + (f" ({self.detail})" if self.detail else "")
+
+
+def _list_files(folder: Path, suffixes: tuple[str, ...]) -> tuple[dict[str, Path], list[Path]]:
+    """Map stem -> path for files with ``suffixes``; other visible files are strays."""
+    files: dict[str, Path] = {}
+    strays: list[Path] = []
+    if not folder.is_dir():
+        return files, strays
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith(".") or not entry.is_file():
+            continue
+        path = Path(entry.path)
+        if path.suffix.lower() in suffixes:
+            files[path.stem] = path
+        else:
+            strays.append(path)
+    return files, strays
+
+
+def _keyed(files: dict[str, Path], problems: list[DatasetProblem],
+           allow_versions: bool) -> dict[PhotoKey, Path]:
+    keyed: dict[PhotoKey, Path] = {}
+    for stem, path in files.items():
+        key = parse_stem(stem)
+        if key is None or (key.version and not allow_versions):
+            problems.append(DatasetProblem("stray-name", path, "expected G_I" +
+                                           ("[_K]" if allow_versions else "")))
+            continue
+        keyed[key] = path
+    return keyed
+
+
+def index_split(root: str | os.PathLike, split: str, expert: str = "a",
+                require_masks: bool = True) -> tuple[list[Sample], list[DatasetProblem]]:
+    """Pair the sources of ``split`` with the expert's targets and the masks by ``(G, I)``.
+
+    Args:
+        root: the dataset root (the folder holding ``train/`` and ``val/``).
+        split: ``train`` (sources from ``source_aug/``) or ``val`` (``source/``).
+        expert: ``a``, ``b`` or ``c``.
+        require_masks: a missing mask is a problem (True) or the sample gets ``mask=None``.
+
+    Returns:
+        ``(samples, problems)``: samples sorted by key; sources without a target (or mask)
+        are left out and reported.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    if expert not in EXPERTS:
+        raise ValueError(f"expert must be one of {EXPERTS}, got {expert!r}")
+    root = Path(root)
+    split_dir = root / split
+    if not split_dir.is_dir():
+        raise FileNotFoundError(f"{split_dir} not found: is {root} a PPR10K root "
+                                "(with train/ and val/)? `ppr10k data sample OUT` makes one")
+    problems: list[DatasetProblem] = []
+    source_dir = split_dir / SOURCE_DIRS[split]
+    target_dir = split_dir / f"target_{expert}"
+    mask_dir = split_dir / MASK_DIR
+    for folder in (source_dir, target_dir):
+        if not folder.is_dir():
+            problems.append(DatasetProblem("missing-folder", folder))
+    src_files, src_strays = _list_files(source_dir, SOURCE_SUFFIXES)
+    tgt_files, tgt_strays = _list_files(target_dir, TARGET_SUFFIXES)
+    mask_files, mask_strays = _list_files(mask_dir, MASK_SUFFIXES)
+    problems += [DatasetProblem("stray-name", p, "unexpected file type")
+                 for p in src_strays + tgt_strays + mask_strays]
+    sources = _keyed(src_files, problems, allow_versions=(split == "train"))
+    targets = _keyed(tgt_files, problems, allow_versions=False)
+    masks = _keyed(mask_files, problems, allow_versions=False)
+
+    samples: list[Sample] = []
+    for key in sorted(sources):
+        photo = PhotoKey(key.group, key.index)
+        target = targets.get(photo)
+        mask = masks.get(photo)
+        if target is None:
+            problems.append(DatasetProblem("missing-target", target_dir / f"{photo.stem}.tif",
+                                           f"for source {sources[key].name}"))
+            continue
+        if mask is None and require_masks:
+            problems.append(DatasetProblem("missing-mask", mask_dir / f"{photo.stem}.png",
+                                           f"for source {sources[key].name}"))
+            continue
+        samples.append(Sample(key, sources[key], target, mask))
+    photos_with_source = {PhotoKey(k.group, k.index) for k in sources}
+    for photo in sorted(set(targets) - photos_with_source):
+        problems.append(DatasetProblem("missing-source", targets[photo],
+                                       "target without a source"))
+    return samples, problems
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """``(height, width)`` from the file header (no pixel decoding)."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        with tifffile.TiffFile(path) as tif:
+            shape = tif.pages[0].shape
+        return int(shape[0]), int(shape[1])
+    with Image.open(path) as img:
+        return img.height, img.width
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_dataset` found: counts per folder and every problem."""
+
+    root: Path
+    counts: dict[str, int] = field(default_factory=dict)
+    problems: list[DatasetProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def summary(self) -> Counter:
+        return Counter(p.kind for p in self.problems)
+
+
+def check_dataset(root: str | os.PathLike, experts: tuple[str, ...] = EXPERTS,
+                  check_sizes: bool = True, progress: bool = False) -> CheckReport:
+    """Check a PPR10K root: pair every split with every expert and its masks.
+
+    Counts files per split, source folder, expert and mask folder; reports missing targets
+    and masks, sources without targets, stray names, unreadable files and size mismatches
+    (source vs target vs mask of the same photo).
+    """
+    from tqdm import tqdm
+
+    root = Path(root)
+    report = CheckReport(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"dataset root {root} not found")
+    seen: set[tuple[str, Path]] = set()
+    for split in SPLITS:
+        if not (root / split).is_dir():
+            report.problems.append(DatasetProblem("missing-folder", root / split))
+            continue
+        for name, suffixes in ([(SOURCE_DIRS[split], SOURCE_SUFFIXES), (MASK_DIR, MASK_SUFFIXES)]
+                               + [(f"target_{e}", TARGET_SUFFIXES) for e in experts]):
+            report.counts[f"{split}/{name}"] = len(_list_files(root / split / name, suffixes)[0])
+        for expert in experts:
+            samples, problems = index_split(root, split, expert)
+            for problem in problems:
+                if (problem.kind, problem.path) not in seen:
+                    seen.add((problem.kind, problem.path))
+                    report.problems.append(problem)
+            if not check_sizes:
+                continue
+            for sample in tqdm(samples, desc=f"check {split}/target_{expert}", unit="img",
+                               disable=not progress, leave=False):
+                sizes = {}
+                for path in (sample.source, sample.target, sample.mask):
+                    if path is None:
+                        continue
+                    try:
+                        sizes[path] = image_size(path)
+                    except Exception as error:  # noqa: BLE001 - any decoder error
+                        if ("unreadable", path) not in seen:
+                            seen.add(("unreadable", path))
+                            report.problems.append(DatasetProblem("unreadable", path,
+                                                                  str(error)[:200]))
+                if len(set(sizes.values())) > 1:
+                    detail = ", ".join(f"{p.name}: {h}x{w}" for p, (h, w) in sizes.items())
+                    if ("size-mismatch", sample.source) not in seen:
+                        seen.add(("size-mismatch", sample.source))
+                        report.problems.append(DatasetProblem("size-mismatch", sample.source,
+                                                              detail))
+    return report

@@ -1,0 +1,120 @@
+"""Training configuration: one typed object, defaults from the PPR10K paper (spec §4).
+
+Precedence: dataclass defaults < a config file (JSON or TOML) < command-line options.
+The resolved config is saved as ``RUN/config.json`` and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ppr10k.models import ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run.
+
+    Attributes:
+        data: PPR10K root (holding ``train/`` and ``val/``).
+        out: run folder (checkpoints ``last/`` and ``best/``, ``log.jsonl``, ``config.json``).
+        expert: target expert, ``a``, ``b`` or ``c``.
+        hrp: human-region priority loss (human pixels weighted ``hrp_weight``).
+        glc: group-level consistency loss on pairs of augmented versions.
+        epochs, batch_size, lr, betas: Adam schedule (paper: 200, 16, 1e-4, (0.9, 0.999)).
+        lambda_smooth, lambda_mono: regulariser weights (1e-4, 10).
+        hrp_weight: weight of human pixels (5), others 1, applied to prediction and target.
+        glc_weight: weight of the GLC overlap MSE (1).
+        crop_size, glc_crop: training crop (448) and GLC crop (336) sides in pixels.
+        model: the model's shape and initialisation.
+        backbone_weights: ``auto`` | ``imagenet`` | ``none`` | a path (ResNet-18 only).
+        seed: seeds Python, NumPy and torch; device: ``auto`` | ``cpu`` | ``cuda``.
+        num_workers: DataLoader worker processes.
+        max_steps_per_epoch: cut epochs short (quick experiments); None = full epochs.
+    """
+
+    data: str = ""
+    out: str = "runs/ppr10k"
+    expert: str = "a"
+    hrp: bool = True
+    glc: bool = True
+    epochs: int = 200
+    batch_size: int = 16
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    lambda_smooth: float = 1e-4
+    lambda_mono: float = 10.0
+    hrp_weight: float = 5.0
+    glc_weight: float = 1.0
+    crop_size: int = 448
+    glc_crop: int = 336
+    model: ModelConfig = field(default_factory=ModelConfig)
+    backbone_weights: str | None = "auto"
+    seed: int = 0
+    device: str = "auto"
+    num_workers: int = 2
+    max_steps_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.model, dict):
+            self.model = ModelConfig.from_dict(self.model)
+        self.betas = tuple(self.betas)  # type: ignore[assignment]
+        if self.expert not in ("a", "b", "c"):
+            raise ValueError(f"expert must be a, b or c, got {self.expert!r}")
+        self.model.expert = self.expert
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be >= 1")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)} "
+                             f"(known: {sorted(names)})")
+        return cls(**data)
+
+    def updated(self, **changes: Any) -> "TrainConfig":
+        """A copy with ``changes``; keys of ``model`` may be given at the top level."""
+        data = self.to_dict()
+        model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
+        for key, value in changes.items():
+            if key in model_keys and key not in data:
+                data["model"][key] = value
+            else:
+                data[key] = value
+        return TrainConfig.from_dict(data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        from ppr10k.io import atomic_write
+
+        with atomic_write(path) as tmp:
+            Path(tmp).write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+
+def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a JSON or TOML config file into a dict (keys as in :class:`TrainConfig`)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"config file {path} not found")
+    text = path.read_text()
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: cannot parse config ({error})") from error
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: a config file must hold an object/table")
+    return data

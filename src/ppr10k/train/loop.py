@@ -1,0 +1,225 @@
+"""The training loop: epochs, validation, logging, checkpoints and resume."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ppr10k.data import EvaluationImages, TrainingPairs, index_split
+from ppr10k.evaluate.metrics import psnr
+from ppr10k.io import atomic_write
+from ppr10k.models import AdaptiveLUT, save_model
+from ppr10k.train.config import TrainConfig
+from ppr10k.train.losses import human_region_mse, lut_regularisation, overlap_consistency
+
+STATE_NAME = "train_state.pt"
+LOG_NAME = "log.jsonl"
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` fails clearly without a GPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for but no CUDA device is available")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass
+class TrainResult:
+    """What a finished (or interrupted) run left behind."""
+
+    run_dir: Path
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int | None = None
+    best_psnr: float = float("-inf")
+
+    @property
+    def best_model(self) -> Path:
+        return self.run_dir / "best"
+
+    @property
+    def last_model(self) -> Path:
+        return self.run_dir / "last"
+
+
+def training_step(model: AdaptiveLUT, batch: dict[str, torch.Tensor], config: TrainConfig,
+                  device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+    """The loss of one batch (spec §4) and its parts, for logging."""
+    source = batch["source"].to(device)
+    target = batch["target"].to(device)
+    mask = batch["mask"].to(device) if config.hrp else None
+    human_weight = config.hrp_weight if config.hrp else 1.0
+    if "source2" in batch:
+        source = torch.cat([source, batch["source2"].to(device)])
+        target = torch.cat([target, batch["target2"].to(device)])
+        if mask is not None:
+            mask = torch.cat([mask, batch["mask2"].to(device)])
+    prediction, weights = model(source)
+    mse = human_region_mse(prediction, target, mask, human_weight)
+    loss = mse + lut_regularisation(model.luts, weights, config.lambda_smooth, config.lambda_mono)
+    parts = {"mse": mse.item()}
+    if "source2" in batch:
+        n = batch["source"].shape[0]
+        glc = overlap_consistency(prediction[:n], prediction[n:], batch["overlap1"],
+                                  batch["overlap2"])
+        loss = loss + config.glc_weight * glc
+        parts["glc"] = glc.item()
+    return loss, parts
+
+
+@torch.no_grad()
+def validation_psnr(model: AdaptiveLUT, loader: DataLoader, device: torch.device,
+                    progress: bool = True) -> float:
+    """Mean PSNR (dB) over the loader, prediction and target rounded to 8 bits (spec §4)."""
+    model.eval()
+    values = []
+    for item in tqdm(loader, desc="  validate", unit="img", leave=False, disable=not progress):
+        prediction, _ = model(item["source"].to(device))
+        pred8 = torch.round(prediction.clamp(0, 1) * 255).cpu().numpy()
+        target8 = torch.round(item["target"] * 255).numpy()
+        values.append(psnr(pred8, target8))
+    finite = [v for v in values if np.isfinite(v)]
+    return float(np.mean(finite)) if finite else float("inf")
+
+
+def _write_log(run_dir: Path, history: list[dict]) -> None:
+    with atomic_write(run_dir / LOG_NAME) as tmp:
+        tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
+
+
+def _save_state(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Optimizer,
+                epoch: int, result: TrainResult) -> None:
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "epoch": epoch,
+        "best_epoch": result.best_epoch if result.best_epoch is not None else -1,
+        "best_psnr": result.best_psnr,
+        "history": json.dumps(result.history),
+        "torch_rng": torch.get_rng_state(),
+    }
+    with atomic_write(path) as tmp:
+        torch.save(state, tmp)
+
+
+def train(config: TrainConfig, resume: bool = False, progress: bool = True,
+          on_epoch_end: Callable[[int, dict], None] | None = None) -> TrainResult:
+    """Train an image-adaptive 3D-LUT model as configured (spec §4).
+
+    Each epoch trains on the ``train`` split, validates on ``val`` and writes
+    ``RUN/last/`` (model + ``train_state.pt``) and, when validation PSNR improves,
+    ``RUN/best/``; ``RUN/log.jsonl`` holds one JSON line per finished epoch.
+
+    Args:
+        config: the run's configuration (``config.out`` is the run folder).
+        resume: continue from ``RUN/last/`` (a run folder with a checkpoint is refused
+            without it, so a finished run is never overwritten by accident).
+        progress: show progress bars and per-epoch log lines on stderr.
+        on_epoch_end: called with ``(epoch, log_row)`` after each saved epoch.
+    """
+    run_dir = Path(config.out)
+    state_path = run_dir / "last" / STATE_NAME
+    if state_path.exists() and not resume:
+        raise ValueError(f"{run_dir} already holds a training run; pass --resume to continue "
+                         "it or choose another --out")
+    if resume and not state_path.exists():
+        raise FileNotFoundError(f"nothing to resume: {state_path} does not exist")
+    device = resolve_device(config.device)
+    seed_everything(config.seed)
+
+    needs_masks = config.hrp or config.glc
+    train_samples, problems = index_split(config.data, "train", config.expert, needs_masks)
+    val_samples, val_problems = index_split(config.data, "val", config.expert, False)
+    for problem in (problems + val_problems)[:10]:
+        print(f"warning: {problem}", file=sys.stderr)
+    if len(problems + val_problems) > 10:
+        print(f"warning: ... {len(problems + val_problems) - 10} more problems "
+              "(see `ppr10k data check`)", file=sys.stderr)
+    if not train_samples:
+        raise ValueError(f"no usable training pairs under {config.data}")
+
+    model = AdaptiveLUT(config.model, backbone_weights=config.backbone_weights).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    result = TrainResult(run_dir)
+    start_epoch = 1
+    if resume:
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        start_epoch = int(state["epoch"]) + 1
+        result.history = json.loads(state["history"])
+        result.best_psnr = float(state["best_psnr"])
+        result.best_epoch = int(state["best_epoch"]) if state["best_epoch"] >= 0 else None
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / "config.json")
+
+    train_loader = DataLoader(
+        TrainingPairs(train_samples, config.crop_size, config.glc, config.glc_crop),
+        batch_size=config.batch_size, shuffle=True, drop_last=False,
+        num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
+    val_loader = DataLoader(EvaluationImages(val_samples), batch_size=1,
+                            num_workers=min(config.num_workers, 1))
+    steps = len(train_loader)
+    if config.max_steps_per_epoch:
+        steps = min(steps, config.max_steps_per_epoch)
+
+    for epoch in range(start_epoch, config.epochs + 1):
+        model.train()
+        started = time.perf_counter()
+        totals: dict[str, float] = {}
+        bar = tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
+                   leave=False, disable=not progress)
+        for step, batch in enumerate(train_loader):
+            if step >= steps:
+                break
+            loss, parts = training_step(model, batch, config, device)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            for key, value in {"loss": loss.item(), **parts}.items():
+                totals[key] = totals.get(key, 0.0) + value
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        bar.close()
+        row = {"epoch": epoch, **{k: v / max(steps, 1) for k, v in totals.items()}}
+        row["val_psnr"] = (validation_psnr(model, val_loader, device, progress)
+                           if val_samples else None)
+        row["seconds"] = round(time.perf_counter() - started, 3)
+        improved = row["val_psnr"] is not None and row["val_psnr"] > result.best_psnr
+        if improved or (result.best_epoch is None and row["val_psnr"] is None):
+            result.best_epoch = epoch
+            result.best_psnr = row["val_psnr"] if row["val_psnr"] is not None else float("-inf")
+        row["best_epoch"] = result.best_epoch
+        result.history.append(row)
+        extra = {"train": config.to_dict(), "epoch": epoch, "val_psnr": row["val_psnr"]}
+        if result.best_epoch == epoch:
+            save_model(model, run_dir / "best", extra=extra)
+        save_model(model, run_dir / "last", extra=extra)
+        _save_state(state_path, model, optimizer, epoch, result)
+        _write_log(run_dir, result.history)
+        if progress:
+            val = f"{row['val_psnr']:.2f} dB" if row["val_psnr"] is not None else "n/a"
+            print(f"epoch {epoch}/{config.epochs}  loss {row.get('loss', 0):.5f}  "
+                  f"val PSNR {val}  (best epoch {result.best_epoch})  {row['seconds']:.1f}s",
+                  file=sys.stderr)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+    return result
