@@ -10,7 +10,8 @@ from pathlib import Path
 from ppr10k.train.config import TrainConfig, load_config_file
 
 # CLI option -> TrainConfig key (model keys are nested under "model")
-_TRAIN_OPTIONS = ("data", "out", "expert", "hrp", "glc", "epochs", "batch_size", "lr", "seed",
+_TRAIN_OPTIONS = ("data", "out", "expert", "hrp", "glc", "epochs", "batch_size", "lr",
+                  "backbone_lr", "seed",
                   "device", "num_workers", "max_steps_per_epoch", "backbone_weights",
                   "lambda_smooth", "lambda_mono")
 _MODEL_OPTIONS = ("backbone", "n_luts", "lut_dim", "init")
@@ -32,6 +33,8 @@ def register(subparsers) -> None:
     p.add_argument("--epochs", type=int, help="default 200")
     p.add_argument("--batch-size", dest="batch_size", type=int, help="default 16")
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--backbone-lr", dest="backbone_lr", type=float,
+                   help="learning rate of the weight predictor (default: --lr)")
     p.add_argument("--lambda-smooth", dest="lambda_smooth", type=float, help="default 1e-4")
     p.add_argument("--lambda-mono", dest="lambda_mono", type=float, help="default 10")
     p.add_argument("--backbone", choices=("resnet18", "tiny"), help="default resnet18")

@@ -28,6 +28,9 @@ class TrainConfig:
         hrp: human-region priority loss (human pixels weighted ``hrp_weight``).
         glc: group-level consistency loss on pairs of augmented versions.
         epochs, batch_size, lr, betas: Adam schedule (paper: 200, 16, 1e-4, (0.9, 0.999)).
+        backbone_lr: a separate learning rate for the weight predictor (None: ``lr``, as in
+            the paper). Short runs learn faster with a high ``lr`` for the LUTs and a low
+            one for the backbone, whose 8K-input final layer otherwise swings the weights.
         lambda_smooth, lambda_mono: regulariser weights (1e-4, 10).
         hrp_weight: weight of human pixels (5), others 1, applied to prediction and target.
         glc_weight: weight of the GLC overlap MSE (1).
@@ -47,6 +50,7 @@ class TrainConfig:
     epochs: int = 200
     batch_size: int = 16
     lr: float = 1e-4
+    backbone_lr: float | None = None
     betas: tuple[float, float] = (0.9, 0.999)
     lambda_smooth: float = 1e-4
     lambda_mono: float = 10.0

@@ -156,7 +156,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         raise ValueError(f"no usable training pairs under {config.data}")
 
     model = AdaptiveLUT(config.model, backbone_weights=config.backbone_weights).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
+    backbone_lr = config.backbone_lr if config.backbone_lr is not None else config.lr
+    optimizer = torch.optim.Adam([{"params": [model.luts], "lr": config.lr},
+                                  {"params": model.backbone.parameters(), "lr": backbone_lr}],
+                                 lr=config.lr, betas=config.betas)
     result = TrainResult(run_dir)
     start_epoch = 1
     if resume:
