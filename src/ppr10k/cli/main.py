@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CommandError, FileNotFoundError, NotADirectoryError, ValueError) as error:
         print(f"ppr10k {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into `head` and closed early
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -12,8 +12,17 @@ from ppr10k.data.layout import (
     index_split,
     parse_stem,
 )
+from ppr10k.data.split import SplitReport, plan_split, split_dataset, split_of
+from ppr10k.data.stats import capture_times, collect_settings, dataset_stats
 
 __all__ = [
+    "SplitReport",
+    "capture_times",
+    "collect_settings",
+    "dataset_stats",
+    "plan_split",
+    "split_dataset",
+    "split_of",
     "EXPERTS",
     "FIRST_VAL_GROUP",
     "CheckReport",

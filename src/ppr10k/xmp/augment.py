@@ -113,7 +113,7 @@ class PairPerturbation:
 def _quantise(name: str, value: float) -> float | int:
     step = DECIMAL_STEPS.get(name)
     if step is None:
-        return int(round(value))
+        return math.floor(value + 0.5)
     return round(round(value / step) * step, 2)
 
 
@@ -142,7 +142,7 @@ def _number(settings: Mapping[str, Scalar], name: str, role: str) -> float:
                              "cannot be offset")
         return 0.0
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{role} crs:{name} is {value!r}, not a number")
+        raise TypeError(f"{role} crs:{name} is {value!r}, not a number")
     return float(value)
 
 

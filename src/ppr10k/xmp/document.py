@@ -150,7 +150,7 @@ class XmpDocument:
         else:
             body = self.data.decode("utf-8").encode(self.encoding)
         if self.bom:
-            body = dict((name, bom) for bom, name in _BOMS)[self.encoding] + body
+            body = {name: bom for bom, name in _BOMS}[self.encoding] + body
         return body
 
     def descriptions(self) -> list[Node]:

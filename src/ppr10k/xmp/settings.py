@@ -24,13 +24,13 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from ppr10k.xmp.document import RDF_NS, XML_NS, Node, XmpDocument, read_xmp
 
 CRS_NS = "http://ns.adobe.com/camera-raw-settings/1.0/"
 
-Scalar = Union[bool, int, float, str]
+Scalar = bool | int | float | str
 
 _INTEGER = re.compile(r"[+-]?(?:0|[1-9][0-9]*)")
 _DECIMAL = re.compile(r"[+-]?(?:0|[1-9][0-9]*)\.[0-9]+")
@@ -75,7 +75,7 @@ def parse_value(text: str, name: str | None = None) -> Scalar:
 
 
 def _signed_integer(value: float) -> str:
-    number = int(round(value))
+    number = math.floor(value + 0.5)
     return "0" if number == 0 else f"{number:+d}"
 
 
@@ -106,7 +106,7 @@ def format_setting(name: str, value: Scalar, previous: str | None = None) -> str
         raise ValueError(f"crs:{name}: cannot write {value!r}; expected a finite number, "
                          "bool or str")
     if name in UNSIGNED_INTEGER_SETTINGS:
-        return str(int(round(value)))
+        return str(math.floor(value + 0.5))
     if name in SIGNED_DECIMAL_SETTINGS:
         return _signed_decimal(float(value), SIGNED_DECIMAL_SETTINGS[name])
     if name in SIGNED_INTEGER_SETTINGS:

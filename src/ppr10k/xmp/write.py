@@ -114,7 +114,7 @@ def set_settings(document: XmpDocument, changes: Mapping[str, Scalar],
             elif place.empty:  # <crs:Name/> -> <crs:Name>text</crs:Name>
                 slash = document.data.rindex(b"/", place.start, place.start_tag_end)
                 edits.append((slash, place.start_tag_end,
-                              f">{_escape(text, None)}</{place.qname}>".encode("utf-8")))
+                              f">{_escape(text, None)}</{place.qname}>".encode()))
             else:
                 edits.append((place.start_tag_end, place.end_tag_start,
                               _escape(text, None).encode("utf-8")))
@@ -140,14 +140,27 @@ def set_settings(document: XmpDocument, changes: Mapping[str, Scalar],
     return updated
 
 
-def write_xmp(path: str | os.PathLike, document: XmpDocument) -> Path:
-    """Write a document atomically in its original encoding (temp file + rename)."""
+def file_mode() -> int:
+    """The permission bits a plain ``open(..., "w")`` would give (0o666 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_bytes_atomic(path: str | os.PathLike, content: bytes) -> Path:
+    """Write ``content`` atomically, with ordinary permissions (not mkstemp's 0600)."""
     from ppr10k.io import atomic_write  # lazy: keeps `ppr10k xmp` light to import
 
     path = Path(path)
     with atomic_write(path) as tmp:
-        tmp.write_bytes(document.to_bytes())
+        tmp.write_bytes(content)
+        os.chmod(tmp, file_mode())
     return path
+
+
+def write_xmp(path: str | os.PathLike, document: XmpDocument) -> Path:
+    """Write a document atomically in its original encoding (temp file + rename)."""
+    return write_bytes_atomic(path, document.to_bytes())
 
 
 def update_xmp_file(source: str | os.PathLike, destination: str | os.PathLike,
