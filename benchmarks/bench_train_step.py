@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ppr10k.lut import trilinear
-from ppr10k.models import AdaptiveLUT, ModelConfig
+from ppr10k.models import AdaptiveLUT
 from ppr10k.train import TrainConfig, training_step
 
 

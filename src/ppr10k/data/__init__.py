@@ -16,13 +16,6 @@ from ppr10k.data.split import SplitReport, plan_split, split_dataset, split_of
 from ppr10k.data.stats import capture_times, collect_settings, dataset_stats
 
 __all__ = [
-    "SplitReport",
-    "capture_times",
-    "collect_settings",
-    "dataset_stats",
-    "plan_split",
-    "split_dataset",
-    "split_of",
     "EXPERTS",
     "FIRST_VAL_GROUP",
     "CheckReport",
@@ -30,8 +23,15 @@ __all__ = [
     "EvaluationImages",
     "PhotoKey",
     "Sample",
+    "SplitReport",
     "TrainingPairs",
+    "capture_times",
     "check_dataset",
+    "collect_settings",
+    "dataset_stats",
     "index_split",
     "parse_stem",
+    "plan_split",
+    "split_dataset",
+    "split_of",
 ]

@@ -48,7 +48,7 @@ import json
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -83,11 +83,8 @@ class Look:
     saturation: float = 0.0
 
     def __add__(self, other: Look) -> Look:
-        return Look(*(a + b for a, b in zip(astuple_look(self), astuple_look(other))))
-
-
-def astuple_look(look: Look) -> tuple[float, float, float, float, float]:
-    return (look.exposure, look.temperature, look.tint, look.contrast, look.saturation)
+        """Settings add up, as offsets added to Camera Raw settings do."""
+        return Look(*(a + b for a, b in zip(astuple(self), astuple(other))))
 
 
 @dataclass(frozen=True)
@@ -304,15 +301,23 @@ def _augment_offset(rng: np.random.Generator) -> Look:
 
 def _shot_box(group: _Group, rng: np.random.Generator) -> tuple[float, float, float, float]:
     x0, y0, w, h = group.box
-    scale = rng.uniform(0.94, 1.04)
+    scale = rng.uniform(0.98, 1.02)
     nw, nh = w * scale, h * scale
-    cx = x0 + w / 2 + rng.uniform(-0.04, 0.04) * w
-    cy = y0 + h / 2 + rng.uniform(-0.03, 0.03) * h
+    cx = x0 + w / 2 + rng.uniform(-0.015, 0.015) * w
+    cy = y0 + h / 2 + rng.uniform(-0.015, 0.015) * h
     return _clamp_box(cx - nw / 2, cy - nh / 2, nw, nh)
 
 
 class _Photo:
     """The base photograph in linear light, its person mask and feathered mask."""
+
+    _cached: _Photo | None = None
+
+    @classmethod
+    def shared(cls) -> _Photo:
+        if cls._cached is None:
+            cls._cached = cls()
+        return cls._cached
 
     def __init__(self) -> None:
         from skimage import data as skdata
@@ -338,14 +343,59 @@ def expert_render(clean_linear: np.ndarray, soft_mask: np.ndarray,
     return (person * m + background * (1.0 - m)).astype(np.float32)
 
 
+@dataclass
+class Shot:
+    """One rendered photo: its sources (``G_I`` then ``G_I_K``), expert targets and mask."""
+
+    sources: list[np.ndarray]
+    targets: dict[str, np.ndarray]
+    mask: np.ndarray
+
+
+def _render_group(photo: _Photo, group_id: int, seed: int, per_group: int, n_aug: int,
+                  experts: tuple[str, ...], scale: float = 1.0):
+    """Yield the :class:`Shot` s of a group; the random draws do not depend on ``scale``."""
+    rng = np.random.default_rng([seed, group_id])
+    group = _draw_group(group_id, rng)
+    clean_full = photo.with_backdrop(group)
+    stack = np.concatenate([clean_full, photo.mask[..., None], photo.soft[..., None]], axis=-1)
+    out_hw = PORTRAIT if group.portrait else LANDSCAPE
+    out_hw = (round(out_hw[0] * scale), round(out_hw[1] * scale))
+    for _ in range(per_group):
+        matrix = _crop_transform(_shot_box(group, rng), out_hw, group.mirror)
+        warped = _warp(stack, matrix, out_hw)
+        clean, mask, soft = warped[..., :3], warped[..., 3] > 0.5, warped[..., 4]
+        source_look = CAMERA_DEFAULT + group.scene + _shot_spread(rng)
+        sources = [develop(clean, source_look)]
+        sources += [develop(clean, source_look + _augment_offset(rng)) for _ in range(n_aug)]
+        targets = {e: expert_render(clean, soft, EXPERT_STYLES[e]) for e in experts}
+        yield Shot(sources, targets, mask)
+
+
+def render_group(group_id: int, per_group: int = 4, seed: int = 0, scale: float = 1.0,
+                 experts: tuple[str, ...] = EXPERTS) -> list[Shot]:
+    """The photos of a validation group of the sample set, at ``scale`` x the 360p size.
+
+    With ``scale=1`` the sources, targets and masks equal the files
+    :func:`make_sample_dataset` writes for ``group_id`` (a validation group) with the same
+    ``seed`` and ``per_group``; a larger scale renders the same shots with more pixels
+    (resampled from the 512x512 photograph), to try full-resolution retouching.
+    """
+    if scale <= 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    return list(_render_group(_Photo.shared(), group_id, seed, per_group, 0, experts, scale))
+
+
 # --------------------------------------------------------------------------- the dataset
 def _prepare_out(out: Path, overwrite: bool) -> None:
     existing = [out / name for name in ("train", "val") if (out / name).exists()]
     if not existing:
         return
     if not overwrite:
-        raise FileExistsError(f"{out} already holds {', '.join(p.name for p in existing)}/; "
-                              "choose an empty folder or pass overwrite=True (--force)")
+        names = ", ".join(f"{p.name}/" for p in existing)
+        raise FileExistsError(f"{out} already holds {names}: "
+                              "choose an empty folder, or replace it with --force "
+                              "(overwrite=True)")
     if not (out / "sample.json").is_file():
         raise FileExistsError(f"{out} holds train/ or val/ not made by `ppr10k data sample` "
                               "(no sample.json): refusing to delete it")
@@ -397,7 +447,7 @@ def make_sample_dataset(out: str | os.PathLike, groups: int = 6, per_group: int 
     start = time.perf_counter()
     out = Path(out)
     _prepare_out(out, overwrite)
-    photo = _Photo()
+    photo = _Photo.shared()
     train_ids = list(range(n_train))
     val_ids = list(range(FIRST_VAL_GROUP, FIRST_VAL_GROUP + n_val))
     jobs = [("train", g) for g in train_ids] + [("val", g) for g in val_ids]
@@ -405,34 +455,20 @@ def make_sample_dataset(out: str | os.PathLike, groups: int = 6, per_group: int 
     bar = tqdm(total=len(jobs) * per_group, desc="sample set", unit="photo",
                disable=not progress)
     for split, group_id in jobs:
-        rng = np.random.default_rng([seed, group_id])
-        group = _draw_group(group_id, rng)
-        clean_full = photo.with_backdrop(group)
-        stack = np.concatenate([clean_full, photo.mask[..., None], photo.soft[..., None]],
-                               axis=-1)
-        out_hw = PORTRAIT if group.portrait else LANDSCAPE
         split_dir = out / split
         source_dir = split_dir / ("source_aug" if split == "train" else "source")
-        for index in range(per_group):
-            matrix = _crop_transform(_shot_box(group, rng), out_hw, group.mirror)
-            warped = _warp(stack, matrix, out_hw)
-            clean, mask, soft = warped[..., :3], warped[..., 3] > 0.5, warped[..., 4]
+        shots = _render_group(photo, group_id, seed, per_group,
+                              n_aug if split == "train" else 0, experts)
+        for index, shot in enumerate(shots):
             stem = f"{group_id}_{index}"
-            source_look = CAMERA_DEFAULT + group.scene + _shot_spread(rng)
-            write_image(source_dir / f"{stem}.tif", develop(clean, source_look), bits=16)
-            files += 1
-            if split == "train":
-                for k in range(1, n_aug + 1):
-                    look = source_look + _augment_offset(rng)
-                    write_image(source_dir / f"{stem}_{k}.tif", develop(clean, look), bits=16)
-                    files += 1
-            for expert in experts:
-                target = expert_render(clean, soft, EXPERT_STYLES[expert])
+            for k, source in enumerate(shot.sources):
+                name = f"{stem}.tif" if k == 0 else f"{stem}_{k}.tif"
+                write_image(source_dir / name, source, bits=16)
+            for expert, target in shot.targets.items():
                 write_image(split_dir / f"target_{expert}" / f"{stem}.tif", target, bits=8)
-                files += 1
             write_image(split_dir / "masks" / f"{stem}.png",
-                        (mask * np.uint8(255)).astype(np.uint8))
-            files += 1
+                        (shot.mask * np.uint8(255)).astype(np.uint8))
+            files += len(shot.sources) + len(shot.targets) + 1
             bar.update(1)
     bar.close()
     summary = SampleSummary(out, seed, train_ids, val_ids, per_group, n_aug, files,

@@ -12,8 +12,8 @@ from ppr10k.models.checkpoint import (
 )
 
 __all__ = [
-    "AdaptiveLUT",
     "BACKBONES",
+    "AdaptiveLUT",
     "ModelConfig",
     "create_backbone",
     "import_official",

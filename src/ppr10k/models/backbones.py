@@ -8,24 +8,25 @@ final linear layer is exposed as ``head`` so that the model can initialise it.
 
 from __future__ import annotations
 
+import itertools
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-BACKBONES: dict[str, Callable[..., "Backbone"]] = {}
+BACKBONES: dict[str, Callable[..., Backbone]] = {}
 
 
-def register_backbone(fn: Callable[..., "Backbone"]) -> Callable[..., "Backbone"]:
+def register_backbone(fn: Callable[..., Backbone]) -> Callable[..., Backbone]:
     """Add a constructor ``fn(n_outputs, weights=None) -> Backbone`` to the registry."""
     BACKBONES[fn.__name__] = fn
     return fn
 
 
-def create_backbone(name: str, n_outputs: int, weights: str | None = None) -> "Backbone":
+def create_backbone(name: str, n_outputs: int, weights: str | None = None) -> Backbone:
     """Build a registered backbone by name (``resnet18`` or ``tiny``)."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose from {sorted(BACKBONES)}")
@@ -87,7 +88,7 @@ class TinyPredictor(Backbone):
         super().__init__()
         layers: list[nn.Module] = []
         channels = [3, 16, 32, 64, 128, 128]
-        for i, (c_in, c_out) in enumerate(zip(channels[:-1], channels[1:])):
+        for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
             layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
             if i < 4:
                 layers.append(nn.InstanceNorm2d(c_out, affine=True))

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from ppr10k.io import atomic_write
 from ppr10k.models.adaptive_lut import AdaptiveLUT, ModelConfig

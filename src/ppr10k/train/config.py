@@ -9,10 +9,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from ppr10k.models import ModelConfig
 
@@ -83,7 +84,7 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(data) - names
         if unknown:
@@ -91,7 +92,7 @@ class TrainConfig:
                              f"(known: {sorted(names)})")
         return cls(**data)
 
-    def updated(self, **changes: Any) -> "TrainConfig":
+    def updated(self, **changes: Any) -> TrainConfig:
         """A copy with ``changes``; keys of ``model`` may be given at the top level."""
         data = self.to_dict()
         model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
@@ -120,5 +121,5 @@ def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
         raise ValueError(f"{path}: cannot parse config ({error})") from error
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: a config file must hold an object/table")
+        raise ValueError(f"{path}: a config file must hold an object/table")  # noqa: TRY004
     return data
