@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 import tempfile
+import warnings
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import imagecodecs
 import numpy as np
@@ -97,6 +100,15 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     return array != 0
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
@@ -111,16 +123,28 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def write_image(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
+def write_image(path: str | os.PathLike, image: np.ndarray, bits: int = 8, *,
+                exif: bytes | None = None, icc_profile: bytes | None = None,
+                quality: int = 95) -> Path:
     """Write float32 RGB in [0, 1] (HWC), or a uint8/uint16 array, atomically.
 
-    PNG and TIFF keep 16 bits when ``bits=16``; JPEG is always 8-bit.
+    PNG and TIFF keep 16 bits when ``bits=16`` (or when given uint16 samples); JPEG is
+    always 8-bit.
+
+    Args:
+        exif: EXIF block (TIFF-structured bytes, with or without the ``Exif\\0\\0``
+            header) to embed: JPEG (APP1), PNG (eXIf chunk) and 8-bit TIFF keep all of it;
+            16-bit TIFF keeps the descriptive IFD0 tags (Make, Model, DateTime,
+            Orientation, Artist, Copyright) but not the Exif sub-IFD.
+        icc_profile: ICC profile to embed (all formats).
+        quality: JPEG quality.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -128,18 +152,69 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Pa
         samples = image
     else:
         samples = to_uint(image, 8 if suffix in (".jpg", ".jpeg") else bits)
+    if exif is not None and exif.startswith(b"Exif\x00\x00"):
+        exif = exif[6:]
+    extra: dict = {}
+    if icc_profile:
+        extra["icc_profile"] = icc_profile
+    if exif:
+        extra["exif"] = b"Exif\x00\x00" + exif
     with atomic_write(path) as tmp:
         if suffix in _TIFF_SUFFIXES:
-            tifffile.imwrite(tmp, samples, photometric="rgb")
+            if samples.dtype == np.uint8 and extra:
+                Image.fromarray(samples).save(tmp, format="TIFF", **extra)
+            else:
+                _write_tiff(tmp, samples, exif, icc_profile)
         elif suffix == ".png" and samples.dtype == np.uint16:
-            _write_png16(tmp, samples)
+            _write_png16(tmp, samples, exif, icc_profile)
         elif suffix in (".jpg", ".jpeg"):
-            Image.fromarray(_as_uint8(samples)).save(tmp, format="JPEG", quality=95)
+            _save_jpeg(tmp, _as_uint8(samples), quality, extra)
         elif suffix == ".png":
-            Image.fromarray(samples).save(tmp, format="PNG")
+            Image.fromarray(samples).save(tmp, format="PNG", **extra)
         else:
             raise ValueError(f"{path}: unsupported output format {suffix!r}")
     return path
+
+
+def _save_jpeg(path: Path, samples: np.ndarray, quality: int, extra: dict) -> None:
+    image = Image.fromarray(samples)
+    try:
+        image.save(path, format="JPEG", quality=quality, **extra)
+    except ValueError as error:  # EXIF over the 64 KB of a JPEG APP1 segment
+        if "exif" not in extra:
+            raise
+        warnings.warn(f"{path.name}: EXIF not kept ({error})", stacklevel=3)
+        extra = {k: v for k, v in extra.items() if k != "exif"}
+        image.save(path, format="JPEG", quality=quality, **extra)
+
+
+# IFD0 tags copied from EXIF into a 16-bit TIFF: code -> tifffile dtype
+_TIFF_IFD0_TAGS = {0x010F: "s", 0x0110: "s", 0x0112: "H", 0x0132: "s", 0x013B: "s",
+                   0x8298: "s"}
+
+
+def _write_tiff(path: Path, samples: np.ndarray, exif: bytes | None,
+                icc_profile: bytes | None) -> None:
+    """TIFF via tifffile: ICC profile (tag 34675) and the descriptive IFD0 EXIF tags."""
+    extratags = []
+    if icc_profile:
+        extratags.append((34675, 7, len(icc_profile), icc_profile, True))
+    if exif:
+        parsed = Image.Exif()
+        try:
+            parsed.load(b"Exif\x00\x00" + exif)
+        except (OSError, ValueError, SyntaxError, struct.error):
+            parsed = Image.Exif()
+        for code, dtype in _TIFF_IFD0_TAGS.items():
+            value = parsed.get(code)
+            if isinstance(value, bytes):
+                value = value.decode("latin-1")
+            if dtype == "s" and isinstance(value, str) and value.strip("\x00"):
+                extratags.append((code, "s", 0, value.strip("\x00"), True))
+            elif dtype == "H" and isinstance(value, int) and 1 <= value <= 8:
+                extratags.append((code, "H", 1, value, True))
+    tifffile.imwrite(path, samples, photometric="rgb", extratags=extratags,
+                     metadata=None if extratags else {})
 
 
 def _as_uint8(samples: np.ndarray) -> np.ndarray:
@@ -148,9 +223,25 @@ def _as_uint8(samples: np.ndarray) -> np.ndarray:
     return np.rint(samples.astype(np.float64) / 257.0).astype(np.uint8)
 
 
-def _write_png16(path: Path, samples: np.ndarray) -> None:
-    """16-bit RGB PNG (Pillow cannot write 16-bit RGB; imagecodecs can)."""
-    path.write_bytes(imagecodecs.png_encode(np.ascontiguousarray(samples)))
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def _write_png16(path: Path, samples: np.ndarray, exif: bytes | None = None,
+                 icc_profile: bytes | None = None) -> None:
+    """16-bit RGB PNG (Pillow cannot write 16-bit RGB; imagecodecs can).
+
+    The ICC profile (iCCP) and EXIF (eXIf) chunks are inserted right after IHDR.
+    """
+    data = bytes(imagecodecs.png_encode(np.ascontiguousarray(samples)))
+    chunks = b""
+    if icc_profile:
+        chunks += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))
+    if exif:
+        chunks += _png_chunk(b"eXIf", exif)
+    end_of_ihdr = 8 + 8 + 13 + 4  # signature, IHDR length+type, 13 data bytes, CRC
+    path.write_bytes(data[:end_of_ihdr] + chunks + data[end_of_ihdr:])
 
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """3D lookup tables in the official PPR10K layout ``lut[c, b, g, r]``."""
 
+from ppr10k.lut.apply import apply_lut
 from ppr10k.lut.ops import (
     fuse_luts,
     identity_lut,
@@ -9,6 +10,7 @@ from ppr10k.lut.ops import (
 )
 
 __all__ = [
+    "apply_lut",
     "fuse_luts",
     "identity_lut",
     "lut_monotonicity",

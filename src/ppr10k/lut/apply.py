@@ -22,62 +22,128 @@ __all__ = ["apply_lut", "lut_table"]
 _PEAKS = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
 
-@numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
-def _apply_rows(src, dst, table, dim, in_scale, out_peak, to_int):  # pragma: no cover - jit
-    """Trilinear lookup of every pixel; ``table`` is ``(D, D, D, 3)`` as ``[b, g, r, c]``."""
-    height, width = src.shape[0], src.shape[1]
+@numba.njit(inline="always")
+def _lerp(a, b, f):  # pragma: no cover - jit
+    return a + f * (b - a)
+
+
+@numba.njit(cache=True, fastmath=False, nogil=True)
+def _apply_row(src, dst, table, dim, base, frac_r, frac_g, frac_b):  # pragma: no cover - jit
+    """One float32 row: ``src``/``dst`` flat ``(3 W,)``, ``table`` flat ``(D, D, D, 4)``.
+
+    Two passes so that LLVM vectorises each: lattice cell and fractions of every pixel,
+    then the 8-corner interpolation reading the 4 padded channels of a corner together.
+    """
+    width = src.shape[0] // 3
     last = np.float32(dim - 1)
-    top = dim - 2
-    s_r = 3
-    s_g = 3 * dim
-    s_b = 3 * dim * dim
-    flat = table.reshape(-1)
+    top = np.int32(dim - 2)
     zero = np.float32(0.0)
     one = np.float32(1.0)
+    for x in range(width):
+        r = min(max(src[3 * x], zero), one) * last
+        g = min(max(src[3 * x + 1], zero), one) * last
+        b = min(max(src[3 * x + 2], zero), one) * last
+        ir = min(np.int32(r), top)
+        ig = min(np.int32(g), top)
+        ib = min(np.int32(b), top)
+        frac_r[x] = r - np.float32(ir)
+        frac_g[x] = g - np.float32(ig)
+        frac_b[x] = b - np.float32(ib)
+        base[x] = ((ib * np.int32(dim) + ig) * np.int32(dim) + ir) * np.int32(4)
+    s_g = np.uint32(4 * dim)
+    s_b = np.uint32(4 * dim * dim)
+    u1, u2 = np.uint32(1), np.uint32(2)
+    u4, u5, u6 = np.uint32(4), np.uint32(5), np.uint32(6)
+    for x in range(width):
+        fr = frac_r[x]
+        fg = frac_g[x]
+        fb = frac_b[x]
+        # lerp along red on the 4 (b, g) edges of the cell (corner r and r + 1 are
+        # 4 floats apart), then along green, then blue
+        p = np.uint32(base[x])
+        e00_0 = _lerp(table[p], table[p + u4], fr)
+        e00_1 = _lerp(table[p + u1], table[p + u5], fr)
+        e00_2 = _lerp(table[p + u2], table[p + u6], fr)
+        p = np.uint32(base[x]) + s_g
+        e01_0 = _lerp(table[p], table[p + u4], fr)
+        e01_1 = _lerp(table[p + u1], table[p + u5], fr)
+        e01_2 = _lerp(table[p + u2], table[p + u6], fr)
+        p = np.uint32(base[x]) + s_b
+        e10_0 = _lerp(table[p], table[p + u4], fr)
+        e10_1 = _lerp(table[p + u1], table[p + u5], fr)
+        e10_2 = _lerp(table[p + u2], table[p + u6], fr)
+        p = np.uint32(base[x]) + s_b + s_g
+        e11_0 = _lerp(table[p], table[p + u4], fr)
+        e11_1 = _lerp(table[p + u1], table[p + u5], fr)
+        e11_2 = _lerp(table[p + u2], table[p + u6], fr)
+        f0_0 = _lerp(e00_0, e01_0, fg)
+        f0_1 = _lerp(e00_1, e01_1, fg)
+        f0_2 = _lerp(e00_2, e01_2, fg)
+        f1_0 = _lerp(e10_0, e11_0, fg)
+        f1_1 = _lerp(e10_1, e11_1, fg)
+        f1_2 = _lerp(e10_2, e11_2, fg)
+        v0 = _lerp(f0_0, f1_0, fb)
+        v1 = _lerp(f0_1, f1_1, fb)
+        v2 = _lerp(f0_2, f1_2, fb)
+        dst[3 * x] = v0
+        dst[3 * x + 1] = v1
+        dst[3 * x + 2] = v2
+
+
+@numba.njit(cache=True, nogil=True)
+def _to_float(src, dst, scale):  # pragma: no cover - jit
+    """Integer samples -> float32 times ``scale`` (a contiguous, vectorised loop)."""
+    for i in range(src.shape[0]):
+        dst[i] = np.float32(src[i]) * scale
+
+
+@numba.njit(cache=True, nogil=True)
+def _store(src, dst, peak, quantize):  # pragma: no cover - jit
+    """float32 -> output samples; ``quantize``: clip to [0, 1], times ``peak``, round."""
+    zero = np.float32(0.0)
+    one = np.float32(1.0)
+    half = np.float32(0.5)
+    if quantize:
+        for i in range(src.shape[0]):
+            dst[i] = np.floor(min(max(src[i], zero), one) * peak + half)
+    else:
+        for i in range(src.shape[0]):
+            dst[i] = src[i]
+
+
+@numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
+def _apply_rows(src, dst, table, dim, in_scale, out_peak, quantize):  # pragma: no cover - jit
+    """``(H, 3 W)`` rows in parallel; samples of any type, converted per row."""
+    height, width = src.shape[0], src.shape[1] // 3
     for y in numba.prange(height):
-        for x in range(width):
-            r = np.float32(src[y, x, 0]) * in_scale
-            g = np.float32(src[y, x, 1]) * in_scale
-            b = np.float32(src[y, x, 2]) * in_scale
-            r = min(max(r, zero), one) * last
-            g = min(max(g, zero), one) * last
-            b = min(max(b, zero), one) * last
-            ir = min(int(r), top)
-            ig = min(int(g), top)
-            ib = min(int(b), top)
-            fr = r - np.float32(ir)
-            fg = g - np.float32(ig)
-            fb = b - np.float32(ib)
-            base = ib * s_b + ig * s_g + ir * s_r
-            for c in range(3):
-                p = base + c
-                c000 = flat[p]
-                c001 = flat[p + s_r]
-                c010 = flat[p + s_g]
-                c011 = flat[p + s_g + s_r]
-                c100 = flat[p + s_b]
-                c101 = flat[p + s_b + s_r]
-                c110 = flat[p + s_b + s_g]
-                c111 = flat[p + s_b + s_g + s_r]
-                c00 = c000 + fr * (c001 - c000)
-                c01 = c010 + fr * (c011 - c010)
-                c10 = c100 + fr * (c101 - c100)
-                c11 = c110 + fr * (c111 - c110)
-                c0 = c00 + fg * (c01 - c00)
-                c1 = c10 + fg * (c11 - c10)
-                v = c0 + fb * (c1 - c0)
-                if to_int:
-                    v = min(max(v, zero), one) * out_peak + np.float32(0.5)
-                    dst[y, x, c] = int(v)
-                else:
-                    dst[y, x, c] = v
+        base = np.empty(width, np.int32)
+        frac_r = np.empty(width, np.float32)
+        frac_g = np.empty(width, np.float32)
+        frac_b = np.empty(width, np.float32)
+        row_in = np.empty(3 * width, np.float32)
+        row_out = np.empty(3 * width, np.float32)
+        _to_float(src[y], row_in, in_scale)
+        _apply_row(row_in, row_out, table, dim, base, frac_r, frac_g, frac_b)
+        _store(row_out, dst[y], out_peak, quantize)
+
+
+@numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
+def _apply_rows_float(src, dst, table, dim):  # pragma: no cover - jit
+    """float32 ``(H, 3 W)`` -> float32 rows in parallel, no conversion."""
+    height, width = src.shape[0], src.shape[1] // 3
+    for y in numba.prange(height):
+        base = np.empty(width, np.int32)
+        frac_r = np.empty(width, np.float32)
+        frac_g = np.empty(width, np.float32)
+        frac_b = np.empty(width, np.float32)
+        _apply_row(src[y], dst[y], table, dim, base, frac_r, frac_g, frac_b)
 
 
 def lut_table(lut: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Official ``(3, D, D, D)`` LUT -> contiguous float32 ``(D, D, D, 3)`` table ``[b, g, r, c]``.
+    """Official ``(3, D, D, D)`` LUT -> float32 ``(D, D, D, 4)`` table ``[b, g, r, c]``.
 
-    The interleaved layout keeps the three output channels of a lattice point together,
-    which is what the CPU kernel reads.
+    The interleaved layout keeps the output channels of a lattice point together (padded
+    to 4 so that one corner is one 16-byte load), which is what the CPU kernel reads.
     """
     if isinstance(lut, torch.Tensor):
         lut = lut.detach().to("cpu", torch.float32).numpy()
@@ -88,7 +154,9 @@ def lut_table(lut: np.ndarray | torch.Tensor) -> np.ndarray:
         raise ValueError(f"lut must be (3, D, D, D), got {tuple(lut.shape)}")
     if lut.shape[1] < 2:
         raise ValueError(f"LUT dim must be >= 2, got {lut.shape[1]}")
-    return np.ascontiguousarray(lut.transpose(1, 2, 3, 0))
+    table = np.zeros(lut.shape[1:] + (4,), dtype=np.float32)
+    table[..., :3] = lut.transpose(1, 2, 3, 0)
+    return table
 
 
 def apply_lut(image: np.ndarray, lut: np.ndarray | torch.Tensor,
@@ -127,13 +195,20 @@ def apply_lut(image: np.ndarray, lut: np.ndarray | torch.Tensor,
     elif out.shape != image.shape or out.dtype not in _PEAKS:
         raise ValueError(f"out must be {image.shape} float32/uint8/uint16, "
                          f"got {out.shape} {out.dtype}")
+    elif not out.flags.writeable:
+        raise ValueError("out is read-only")
     elif out is not image and np.shares_memory(out, image):
         raise ValueError("out overlaps image without being image itself")
     src = image if image.flags.c_contiguous else np.ascontiguousarray(image)
     dst = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
     in_scale = np.float32(1.0 / _PEAKS[image.dtype])
     out_peak = np.float32(_PEAKS[out.dtype])
-    _apply_rows(src, dst, table, table.shape[0], in_scale, out_peak, out.dtype != np.float32)
+    src2, dst2, flat = src.reshape(len(src), -1), dst.reshape(len(dst), -1), table.reshape(-1)
+    if src.dtype == np.float32 and dst.dtype == np.float32:
+        _apply_rows_float(src2, dst2, flat, table.shape[0])
+    else:
+        _apply_rows(src2, dst2, flat, table.shape[0], in_scale, out_peak,
+                    dst.dtype != np.float32)
     if dst is not out:
         out[...] = dst
     return out

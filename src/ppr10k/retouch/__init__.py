@@ -1,1 +1,37 @@
-"""ppr10k.retouch"""
+"""Full-resolution, group-consistent retouching of photos and raws (``ppr10k retouch``)."""
+
+from ppr10k.retouch.discover import FORMATS, Job, OutputFolderError, discover, plan_outputs
+from ppr10k.retouch.groups import GROUP_MODES, blend_weights, group_photos
+from ppr10k.retouch.pipeline import (
+    PhotoResult,
+    RetouchReport,
+    apply_lut_any,
+    retouch,
+    retouch_photo,
+)
+from ppr10k.retouch.thumbnail import (
+    PREDICTOR_LONG_EDGE,
+    area_resize,
+    predictor_input,
+    thumbnail_size,
+)
+
+__all__ = [
+    "FORMATS",
+    "GROUP_MODES",
+    "PREDICTOR_LONG_EDGE",
+    "Job",
+    "OutputFolderError",
+    "PhotoResult",
+    "RetouchReport",
+    "apply_lut_any",
+    "area_resize",
+    "blend_weights",
+    "discover",
+    "group_photos",
+    "plan_outputs",
+    "predictor_input",
+    "retouch",
+    "retouch_photo",
+    "thumbnail_size",
+]

@@ -1,0 +1,286 @@
+"""Photos as a studio has them: JPEG, PNG, 8/16-bit TIFF and camera raws, with metadata.
+
+:func:`read_photo` checks a file before decoding it (empty, unsupported, content that does
+not match the suffix, more pixels than allowed) and raises :class:`PhotoError` with a
+one-line reason; :func:`write_photo` writes the retouched pixels with the input's EXIF
+and ICC profile (or an sRGB profile when the input had none), atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import tifffile
+from PIL import Image
+
+from ppr10k.io.image import write_image
+from ppr10k.io.metadata import PhotoMetadata, read_metadata, srgb_icc_profile
+from ppr10k.io.raw import RAW_SUFFIXES, RawDecodeError, is_raw, raw_size, read_raw
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "PHOTO_SUFFIXES",
+    "Photo",
+    "PhotoError",
+    "PhotoTooLargeError",
+    "probe_photo",
+    "read_photo",
+    "sniff_format",
+    "write_photo",
+]
+
+#: Refuse images with more pixels than this (decompression bombs); 8K is 33 MP.
+DEFAULT_MAX_PIXELS = 100_000_000
+_KINDS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
+PHOTO_SUFFIXES = tuple(_KINDS) + RAW_SUFFIXES
+_MAGIC = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"II+\x00", "tiff"),
+    (b"MM\x00+", "tiff"),
+    (b"GIF8", "gif"),
+    (b"BM", "bmp"),
+    (b"RIFF", "webp"),
+    (b"%PDF", "pdf"),
+    (b"PK\x03\x04", "zip"),
+)
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be used; the message names the file and the reason."""
+
+
+class PhotoTooLargeError(PhotoError):
+    """More pixels than the configured limit (a decompression bomb, or a limit to raise)."""
+
+
+@dataclass
+class Photo:
+    """A decoded photo.
+
+    Attributes:
+        pixels: ``(H, W, 3)`` samples as decoded: uint8, uint16 (16-bit files and raws) or
+            float32 in [0, 1] (float TIFFs).
+        metadata: EXIF, ICC profile, orientation and capture time.
+        kind: ``jpeg``, ``png``, ``tiff`` or ``raw``.
+        path: the file it came from.
+    """
+
+    pixels: np.ndarray
+    metadata: PhotoMetadata
+    kind: str
+    path: Path
+
+    @property
+    def bits(self) -> int:
+        """Bits per sample of the source: 8, or 16 (also for float TIFFs)."""
+        return 8 if self.pixels.dtype == np.uint8 else 16
+
+
+def sniff_format(path: str | os.PathLike) -> str | None:
+    """The format a file's first bytes announce (``jpeg``, ``png``, ``tiff``, ...) or None."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if len(head) >= 12 and head[:4] == b"RIFF" and head[8:12] != b"WEBP":
+        return "riff"
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+def probe_photo(path: str | os.PathLike,
+                max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[str, int, int]:
+    """Check a photo without decoding its pixels.
+
+    Returns:
+        ``(kind, width, height)``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        PhotoError: empty, unsupported suffix, content of another format than the suffix
+            says, unreadable header; :class:`PhotoTooLargeError` above ``max_pixels``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.stat().st_size == 0:
+        raise PhotoError(f"{path}: empty file (0 bytes)")
+    suffix = path.suffix.lower()
+    if suffix not in PHOTO_SUFFIXES:
+        raise PhotoError(f"{path}: unsupported format {suffix or '(no suffix)'!r}; "
+                         f"use JPEG, PNG, TIFF or a camera raw")
+    content = sniff_format(path)
+    if is_raw(path):
+        kind = "raw"
+        if content in ("jpeg", "png", "gif", "bmp", "webp", "pdf", "zip"):
+            raise PhotoError(f"{path}: mislabelled: the content is {content.upper()}, "
+                             f"not a {suffix} raw; rename it")
+        width, height = _raw_size(path)
+    else:
+        kind = _KINDS[suffix]
+        if content != kind:
+            what = f"{content.upper()} data" if content else "not an image file"
+            hint = f"; rename it to .{_suffix_for(content)}" if content in _KINDS.values() else ""
+            raise PhotoError(f"{path}: mislabelled: the name says {kind.upper()} but the "
+                             f"content is {what}{hint}")
+        _allow_pixels(max_pixels)
+        width, height = _header_size(path, kind)
+    if max_pixels is not None and width * height > max_pixels:
+        raise PhotoTooLargeError(
+            f"{path}: {width}x{height} = {width * height / 1e6:.0f} MP is over the limit of "
+            f"{max_pixels / 1e6:.0f} MP (a decompression bomb?); raise --max-pixels if the "
+            f"photo is genuine")
+    return kind, width, height
+
+
+def _suffix_for(kind: str) -> str:
+    return {"jpeg": "jpg", "png": "png", "tiff": "tif"}[kind]
+
+
+def _raw_size(path: Path) -> tuple[int, int]:
+    try:
+        return raw_size(path)
+    except RawDecodeError as error:
+        raise PhotoError(str(error)) from None
+
+
+def _allow_pixels(max_pixels: int | None) -> None:
+    """Let Pillow open what our own limit allows (Pillow refuses above 2x its limit)."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and (max_pixels is None or max_pixels > 2 * limit):
+        Image.MAX_IMAGE_PIXELS = None if max_pixels is None else max_pixels // 2 + 1
+
+
+def _header_size(path: Path, kind: str) -> tuple[int, int]:
+    try:
+        if kind == "tiff":
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                return int(page.imagewidth), int(page.imagelength)
+        if kind == "png":  # IHDR: width and height right after the signature
+            with open(path, "rb") as f:
+                head = f.read(24)
+            if len(head) < 24 or head[12:16] != b"IHDR":
+                raise ValueError("no IHDR chunk")
+            width, height = struct.unpack(">II", head[16:24])
+            return int(width), int(height)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.size
+    except (OSError, ValueError, SyntaxError, IndexError, tifffile.TiffFileError) as error:
+        raise PhotoError(f"{path}: corrupt {kind.upper()} header ({error})") from None
+
+
+def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS,
+               metadata: bool = True) -> Photo:
+    """Read a JPEG, PNG, 8/16-bit TIFF or camera raw with its metadata.
+
+    Args:
+        path: the photo.
+        max_pixels: refuse images larger than this (None: no limit).
+        metadata: read EXIF/ICC/capture time too.
+
+    Returns:
+        The :class:`Photo`; raws are developed to 16-bit sRGB (:func:`ppr10k.io.raw.read_raw`).
+
+    Raises:
+        FileNotFoundError, PhotoError: with the file name and the reason (corrupt,
+            truncated, empty, mislabelled, unsupported, too large).
+    """
+    path = Path(path)
+    kind, _, _ = probe_photo(path, max_pixels)
+    try:
+        pixels = _decode(path, kind)
+    except PhotoError:
+        raise
+    except RawDecodeError as error:
+        raise PhotoError(str(error)) from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError,
+            tifffile.TiffFileError, RuntimeError) as error:  # imagecodecs: RuntimeError
+        reason = str(error) or type(error).__name__
+        if "truncated" in reason or "failed to read" in reason or "too small" in reason:
+            reason = f"truncated file ({reason})"
+        raise PhotoError(f"{path}: cannot decode {kind.upper()}: {reason}") from None
+    meta = read_metadata(path, kind) if metadata else PhotoMetadata()
+    return Photo(pixels=pixels, metadata=meta, kind=kind, path=path)
+
+
+def _decode(path: Path, kind: str) -> np.ndarray:
+    if kind == "raw":
+        return read_raw(path)
+    if kind == "tiff":
+        return _decode_tiff(path)
+    if kind == "png" and _png_depth(path) == 16:
+        array = imagecodecs.png_decode(path.read_bytes())
+        return _rgb(np.asarray(array), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey PNG via Pillow
+                grey = np.asarray(img).astype(np.uint16)
+                return _rgb(grey, path)
+            rgb = img if img.mode == "RGB" else img.convert("RGB")
+            return np.array(rgb)  # writable (np.asarray of a PIL image is read-only)
+
+
+def _png_depth(path: Path) -> int:
+    with open(path, "rb") as f:
+        head = f.read(25)
+    return head[24] if len(head) == 25 else 8
+
+
+def _rgb(array: np.ndarray, path: Path) -> np.ndarray:
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise PhotoError(f"{path}: expected an RGB image, got samples of shape {array.shape}")
+    return np.ascontiguousarray(array[:, :, :3])
+
+
+def _decode_tiff(path: Path) -> np.ndarray:
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        photometric = int(page.photometric)
+        if photometric not in (0, 1, 2):  # min-is-white, min-is-black, RGB
+            name = getattr(page.photometric, "name", str(photometric))
+            raise PhotoError(f"{path}: {name} TIFF is not supported; save it as RGB")
+        array = page.asarray()
+        axes = page.axes
+    if "S" in axes and axes.index("S") < axes.index("X"):  # planar: channels first
+        array = np.moveaxis(array, axes.index("S"), -1)
+    if photometric == 0:
+        array = np.iinfo(array.dtype).max - array if array.dtype.kind == "u" else 1 - array
+    if array.dtype in (np.uint8, np.uint16):
+        return _rgb(array, path)
+    if array.dtype.kind == "f":
+        return _rgb(np.clip(array.astype(np.float32), 0.0, 1.0), path)
+    raise PhotoError(f"{path}: {array.dtype} samples are not supported (8/16-bit or float)")
+
+
+def write_photo(path: str | os.PathLike, pixels: np.ndarray, metadata: PhotoMetadata | None,
+                quality: int = 95) -> Path:
+    """Write retouched pixels with the input's metadata, atomically (temp file + rename).
+
+    Args:
+        path: output file; its suffix picks the format (``.jpg``, ``.png``, ``.tif``).
+        pixels: ``(H, W, 3)`` uint8 or uint16 samples (written at that depth; JPEG: 8-bit).
+        metadata: the input's metadata. Its EXIF is embedded (all of it in JPEG, PNG and
+            8-bit TIFF; IFD0 camera tags in 16-bit TIFF) and its ICC profile, or the sRGB
+            profile when the input had none (the output is then tagged sRGB).
+        quality: JPEG quality.
+    """
+    metadata = metadata or PhotoMetadata()
+    icc = metadata.icc_profile or srgb_icc_profile()
+    return write_image(path, pixels, bits=16 if pixels.dtype == np.uint16 else 8,
+                       exif=metadata.exif, icc_profile=icc, quality=quality)

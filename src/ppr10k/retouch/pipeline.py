@@ -1,0 +1,355 @@
+"""Retouch folders of full-resolution photos and raws with an adaptive-LUT model.
+
+For each photo: decode it (JPEG, PNG, 8/16-bit TIFF, camera raw), reduce a copy to the
+540 px long edge the model was trained on, predict the LUT weights from it, fuse the basis
+LUTs into one LUT, apply that LUT to the full-resolution samples (in place where the
+output depth equals the input's, so an 8K 16-bit photo needs no float copy), and write the
+result with the input's EXIF and ICC profile, atomically. A photo that cannot be read is
+reported by name with the reason and the run goes on.
+
+With ``group_consistent``, the photos of a group (:mod:`ppr10k.retouch.groups`) share
+their LUT weights: a first pass predicts every photo's weights, a second applies the
+blended weights.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ppr10k.io.metadata import read_metadata
+from ppr10k.io.photo import DEFAULT_MAX_PIXELS, Photo, PhotoError, read_photo, write_photo
+from ppr10k.lut import fuse_luts, trilinear
+from ppr10k.lut.apply import apply_lut
+from ppr10k.retouch.discover import Job, discover, plan_outputs
+from ppr10k.retouch.groups import GROUP_MODES, blend_weights, group_photos
+from ppr10k.retouch.thumbnail import predictor_input
+
+__all__ = ["PhotoResult", "RetouchReport", "apply_lut_any", "retouch", "retouch_photo"]
+
+_CUDA_TILE_ROWS = 512
+
+
+@dataclass
+class PhotoResult:
+    """What happened to one input: ``status`` is ``done``, ``skipped`` or ``failed``."""
+
+    source: Path
+    output: Path | None
+    status: str
+    reason: str = ""
+    seconds: float = 0.0
+    weights: list[float] | None = None
+    group: int | None = None
+
+
+@dataclass
+class RetouchReport:
+    """All results of a run, with the summary printed at its end."""
+
+    results: list[PhotoResult] = field(default_factory=list)
+    ignored: int = 0
+    seconds: float = 0.0
+
+    def by_status(self, status: str) -> list[PhotoResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def failed(self) -> list[PhotoResult]:
+        return self.by_status("failed")
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every photo was retouched or skipped, 1 when any failed."""
+        return 1 if self.failed else 0
+
+    def summary(self) -> str:
+        done, skipped, failed = (len(self.by_status(s)) for s in ("done", "skipped", "failed"))
+        rate = f", {done / self.seconds:.2f} photos/s" if done and self.seconds > 0 else ""
+        lines = [f"retouched {done}, skipped {skipped} (output exists), failed {failed} "
+                 + f"in {self.seconds:.1f} s{rate}"]
+        if self.ignored:
+            lines.append(f"ignored {self.ignored} non-photo file(s) in the input folders")
+        if failed:
+            lines.append("failed:")
+            lines.extend(f"  {r.source}: {_strip_path(r.reason, r.source)}"
+                         for r in self.failed)
+        return "\n".join(lines)
+
+
+def _strip_path(reason: str, path: Path) -> str:
+    """Reasons from io start with the path; the summary prints it already."""
+    return reason.removeprefix(f"{path}: ")
+
+
+def _resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("--device cuda: no CUDA device is available (use cpu or auto)")
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
+    return torch.device(device)
+
+
+def apply_lut_any(pixels: np.ndarray, lut: torch.Tensor, out: np.ndarray) -> np.ndarray:
+    """Apply a ``(3, D, D, D)`` LUT to ``pixels`` into ``out``: numba on CPU tensors, the
+    torch :func:`~ppr10k.lut.trilinear` op in row tiles when ``lut`` is on CUDA."""
+    if lut.device.type != "cuda":
+        return apply_lut(pixels, lut, out=out)
+    peak_in = {np.uint8: 255.0, np.uint16: 65535.0}.get(pixels.dtype.type, 1.0)
+    peak_out = {np.uint8: 255.0, np.uint16: 65535.0}.get(out.dtype.type, None)
+    for top in range(0, pixels.shape[0], _CUDA_TILE_ROWS):
+        rows = slice(top, top + _CUDA_TILE_ROWS)
+        tile = torch.from_numpy(np.ascontiguousarray(pixels[rows])).to(lut.device)
+        x = (tile.float() / peak_in).permute(2, 0, 1)[None]
+        y = trilinear(lut, x)[0].permute(1, 2, 0)
+        if peak_out is not None:
+            y = torch.round(y.clamp(0.0, 1.0) * peak_out)
+            y = y.to(torch.int32 if out.dtype == np.uint16 else torch.uint8)
+        out[rows] = y.cpu().numpy().astype(out.dtype, copy=False)
+    return out
+
+
+def retouch_photo(photo: Photo, lut: torch.Tensor, bits: int) -> np.ndarray:
+    """Apply a fused LUT to a decoded photo at full resolution.
+
+    Args:
+        photo: the decoded photo.
+        lut: ``(3, D, D, D)`` fused LUT (CPU: numba kernel; CUDA: torch).
+        bits: 8 or 16, the output depth.
+
+    Returns:
+        ``(H, W, 3)`` uint8 or uint16; in place in ``photo.pixels`` when the depth matches.
+    """
+    dtype = np.uint8 if bits == 8 else np.uint16
+    pixels = photo.pixels
+    out = pixels if pixels.dtype == dtype and pixels.flags.writeable else np.empty(
+        pixels.shape, dtype)
+    return apply_lut_any(pixels, lut, out)
+
+
+@dataclass
+class _Context:
+    model: torch.nn.Module
+    device: torch.device
+    bits: int | None
+    fmt: str | None
+    max_pixels: int | None
+    quality: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def weights(self, photo: Photo) -> torch.Tensor:
+        """``(1, N)`` LUT weights from the photo's thumbnail."""
+        thumb = predictor_input(photo.pixels, photo.metadata.orientation)
+        with self.lock, torch.no_grad():
+            return self.model.predict_weights(thumb.to(self.device)).float()
+
+    def fused(self, photo: Photo) -> torch.Tensor:
+        thumb = predictor_input(photo.pixels, photo.metadata.orientation)
+        with self.lock, torch.no_grad():
+            return self.model.fused_lut(thumb.to(self.device))[0].float()
+
+    def fuse(self, weights: torch.Tensor) -> torch.Tensor:
+        with self.lock, torch.no_grad():
+            return fuse_luts(self.model.luts, weights.to(self.device))[0].float()
+
+    def output_bits(self, photo: Photo, output: Path) -> int:
+        if output.suffix == ".jpg":
+            return 8
+        return self.bits or photo.bits
+
+    def write(self, photo: Photo, lut: torch.Tensor, output: Path) -> None:
+        result = retouch_photo(photo, lut, self.output_bits(photo, output))
+        write_photo(output, result, photo.metadata, quality=self.quality)
+
+
+def _failure(job: Job, error: BaseException) -> PhotoResult:
+    if isinstance(error, (PhotoError, FileNotFoundError)):
+        reason = str(error)
+    elif isinstance(error, MemoryError):
+        reason = "out of memory (try --workers 1 or a smaller --max-pixels)"
+    elif isinstance(error, OSError):
+        reason = f"{type(error).__name__}: {error.strerror or error}"
+    else:
+        reason = f"unexpected {type(error).__name__}: {error}"
+    return PhotoResult(job.source, job.output, "failed", reason)
+
+
+def _run(tasks: Sequence, fn: Callable, workers: int, bar: tqdm | None) -> list:
+    """``fn`` over ``tasks`` on ``workers`` threads, in order; progress bar per task."""
+    def step(task):
+        result = fn(task)
+        if bar is not None:
+            bar.update(1)
+        return result
+
+    if workers <= 1:
+        return [step(task) for task in tasks]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(step, task) for task in tasks]
+        try:
+            return [future.result() for future in futures]
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | os.PathLike,
+            out_dir: str | os.PathLike, *, fmt: str | None = None, bits: int | None = None,
+            group_consistent: bool = False, group_by: str = "auto", group_gap: float = 300.0,
+            group_strength: float = 1.0, skip_existing: bool = False, workers: int = 1,
+            device: str = "auto", recursive: bool = False,
+            max_pixels: int | None = DEFAULT_MAX_PIXELS, quality: int = 95,
+            progress: bool = True) -> RetouchReport:
+    """Retouch photos and raws at full resolution with an adaptive-LUT model.
+
+    Args:
+        inputs: files and folders (folders: their photos; ``recursive``: also below).
+        model: an :class:`~ppr10k.models.AdaptiveLUT` or the path of a saved one.
+        out_dir: output folder; outputs mirror the inputs' relative paths. It may not be an
+            input folder (nor inside one when ``recursive``); outputs never overwrite inputs.
+        fmt: ``jpg``, ``png`` or ``tif``; default: the input's format (raws: ``tif``).
+        bits: 8 or 16 for PNG/TIFF; default: the input's depth (raws: 16). JPEG is 8-bit.
+        group_consistent: share smoothed LUT weights within groups of photos.
+        group_by: ``auto``, ``prefix`` (PPR10K ``G_``), ``folder`` or ``time``.
+        group_gap: seconds between shots that still belong to one group (``time``).
+        group_strength: 0..1, how far each photo's weights move to the group mean.
+        skip_existing: leave photos whose output exists (outputs are written atomically,
+            so an existing output is complete): resumes an interrupted batch.
+        workers: photos processed at once (threads; the LUT kernel itself uses every core).
+        device: ``auto``, ``cpu`` or ``cuda`` (model and LUT application).
+        max_pixels: refuse larger images (decompression bombs); None: no limit.
+        quality: JPEG quality.
+        progress: show a progress bar (photos/s).
+
+    Returns:
+        The :class:`RetouchReport`; ``report.exit_code`` is 1 when any photo failed.
+
+    Raises:
+        ValueError: bad options; :class:`~ppr10k.retouch.discover.OutputFolderError` for an
+            output folder that would overwrite or mix with inputs.
+    """
+    start = time.perf_counter()
+    if bits not in (None, 8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
+    if bits == 16 and fmt == "jpg":
+        raise ValueError("JPEG is 8-bit: use --format png or tif for 16-bit output")
+    if group_by not in GROUP_MODES:
+        raise ValueError(f"group mode must be one of {GROUP_MODES}, got {group_by!r}")
+    if not 0.0 <= group_strength <= 1.0:
+        raise ValueError(f"group strength must be in [0, 1], got {group_strength}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    torch_device = _resolve_device(device)
+    if not isinstance(model, torch.nn.Module):
+        from ppr10k.models import load_model
+
+        model = load_model(model, device=torch_device)
+    model = model.to(torch_device).eval()
+
+    jobs, missing, ignored = discover(inputs, recursive=recursive)
+    report = RetouchReport(ignored=ignored)
+    report.results.extend(PhotoResult(path, None, "failed", reason) for path, reason in missing)
+    collisions = plan_outputs(jobs, out_dir, fmt, recursive=recursive)
+    blocked = {id(job) for job, _ in collisions}
+    report.results.extend(PhotoResult(job.source, job.output, "failed", reason)
+                          for job, reason in collisions)
+    jobs = [job for job in jobs if id(job) not in blocked]
+    ctx = _Context(model, torch_device, bits, fmt, max_pixels, quality)
+
+    bar = tqdm(total=len(jobs), unit="photo", disable=not progress, dynamic_ncols=True,
+               desc="retouch")
+    # The predictor sees a 224x224 input: one torch thread runs it in ~50 ms and leaves the
+    # cores to the LUT kernel and the other workers (several torch threads were found to
+    # stall, up to 1.4 s per call, on a loaded 2-core machine).
+    torch_threads = torch.get_num_threads()
+    if torch_device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        if group_consistent:
+            report.results.extend(_retouch_groups(jobs, ctx, group_by, group_gap,
+                                                  group_strength, skip_existing, workers,
+                                                  bar, progress))
+        else:
+            report.results.extend(_run(jobs, lambda job: _single(job, ctx, skip_existing),
+                                       workers, bar))
+    finally:
+        bar.close()
+        torch.set_num_threads(torch_threads)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _single(job: Job, ctx: _Context, skip_existing: bool) -> PhotoResult:
+    t0 = time.perf_counter()
+    if skip_existing and job.output.exists():
+        return PhotoResult(job.source, job.output, "skipped")
+    try:
+        photo = read_photo(job.source, ctx.max_pixels)
+        lut = ctx.fused(photo)
+        ctx.write(photo, lut, job.output)
+    except Exception as error:  # noqa: BLE001 - one bad photo must not stop a batch
+        return _failure(job, error)
+    return PhotoResult(job.source, job.output, "done", seconds=time.perf_counter() - t0)
+
+
+def _retouch_groups(jobs: list[Job], ctx: _Context, group_by: str, gap: float,
+                    strength: float, skip_existing: bool, workers: int, bar: tqdm,
+                    progress: bool) -> list[PhotoResult]:
+    times = [read_metadata(job.source).capture_time if group_by in ("time", "auto") else None
+             for job in jobs]
+    groups = group_photos([job.source for job in jobs], group_by, times, gap)
+    results: dict[int, PhotoResult] = {}
+    weights: dict[int, torch.Tensor] = {}
+
+    # pass 1: every member's own weights (members already written count too)
+    def predict(index: int) -> None:
+        try:
+            photo = read_photo(jobs[index].source, ctx.max_pixels)
+            weights[index] = ctx.weights(photo)
+        except Exception as error:  # noqa: BLE001 - reported per photo
+            results[index] = _failure(jobs[index], error)
+
+    with tqdm(total=len(jobs), unit="photo", disable=not progress, dynamic_ncols=True,
+              desc="analyse", leave=False) as first:
+        _run(range(len(jobs)), predict, workers, first)
+
+    # pass 2: blended weights per group, applied at full resolution
+    shared: dict[int, tuple[torch.Tensor, int]] = {}
+    for number, group in enumerate(groups):
+        members = [i for i in group if i in weights]
+        if not members:
+            continue
+        blended = blend_weights(torch.cat([weights[i] for i in members]), strength)
+        for row, index in enumerate(members):
+            shared[index] = (blended[row:row + 1], number)
+
+    def apply(index: int) -> PhotoResult:
+        job = jobs[index]
+        if index in results:
+            return results[index]
+        w, number = shared[index]
+        flat = [round(float(v), 6) for v in w[0]]
+        if skip_existing and job.output.exists():
+            return PhotoResult(job.source, job.output, "skipped", weights=flat, group=number)
+        t0 = time.perf_counter()
+        try:
+            photo = read_photo(job.source, ctx.max_pixels)
+            ctx.write(photo, ctx.fuse(w), job.output)
+        except Exception as error:  # noqa: BLE001 - reported per photo
+            return _failure(job, error)
+        return PhotoResult(job.source, job.output, "done", seconds=time.perf_counter() - t0,
+                           weights=flat, group=number)
+
+    return _run(range(len(jobs)), apply, workers, bar)
