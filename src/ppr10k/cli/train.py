@@ -6,8 +6,11 @@ import argparse
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ppr10k.train.config import TrainConfig, load_config_file
+if TYPE_CHECKING:
+    from ppr10k.train.config import TrainConfig
+
 
 # CLI option -> TrainConfig key (model keys are nested under "model")
 _TRAIN_OPTIONS = ("data", "out", "expert", "hrp", "glc", "epochs", "batch_size", "lr",
@@ -75,6 +78,8 @@ def register(subparsers) -> None:
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
     """Defaults < ``--config`` file < explicit options."""
+    from ppr10k.train.config import TrainConfig, load_config_file
+
     base = TrainConfig()
     previous = Path(args.out or base.out) / "config.json"
     if args.resume and previous.is_file():

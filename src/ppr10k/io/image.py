@@ -14,12 +14,15 @@ import warnings
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imagecodecs
 import numpy as np
 import tifffile
-import torch
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 _TIFF_SUFFIXES = (".tif", ".tiff")
@@ -246,6 +249,8 @@ def _write_png16(path: Path, samples: np.ndarray, exif: bytes | None = None,
 
 def image_to_tensor(image: np.ndarray) -> torch.Tensor:
     """HWC float32 array -> ``(1, 3, H, W)`` tensor."""
+    import torch
+
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
 
 
