@@ -121,3 +121,18 @@ def test_resnet_loads_local_imagenet_file_and_warns_without(tmp_path, monkeypatc
         model = AdaptiveLUT(ModelConfig(backbone="resnet18"), backbone_weights="auto")
     assert model.backbone.weights_origin == "random"
     assert any("random weights" in str(w.message) for w in caught)
+
+
+def test_import_official_cli(tmp_path):
+    from ppr10k.cli.main import main
+
+    write_official_files(tmp_path, dim=5)
+    code = main(["import-official", "--luts", str(tmp_path / "LUTs_a.pth"), "--classifier",
+                 str(tmp_path / "classifier_a.pth"), "--out", str(tmp_path / "m"),
+                 "--expert", "c"])
+    assert code == 0
+    info = read_checkpoint_info(tmp_path / "m")
+    assert info["model"] == {"n_luts": 5, "lut_dim": 5, "backbone": "resnet18", "expert": "c",
+                             "init": "reference"}
+    assert main(["import-official", "--luts", str(tmp_path / "nope.pth"), "--classifier",
+                 str(tmp_path / "classifier_a.pth"), "--out", str(tmp_path / "m2")]) == 1
