@@ -23,9 +23,12 @@ How the photos are made (all synthetic except the photograph itself):
   has its own framing (zoom, position, mirror, portrait or landscape orientation), its own
   backdrop colour (the background recoloured outside the person) and its own scene
   lighting (exposure and white-balance cast).
-- Shots: each photo of a group reframes the shoot slightly and adds the per-shot spread of
-  exposure, white balance and contrast a camera gives across a session, then renders with
-  a flat "camera default" tone curve. These are the sources.
+- Shots: each photo of a group reframes the shoot (close-ups and wider shots, small shifts)
+  and adds the per-shot spread of exposure, white balance and contrast a camera gives
+  across a session (small: a studio session keeps its settings), then renders with a flat
+  "camera default" tone curve. These are the sources. A model that judges colour from
+  image content treats a close-up of the orange suit differently from a wide shot, which
+  is what group-consistent retouching corrects.
 - Experts: three looks applied to the clean photo (without the scene cast or the per-shot
   spread), so all the shots of a group share the expert's colour rendering (group-level
   consistency is learnable and measurable). Each look treats the person and the
@@ -280,16 +283,16 @@ def _draw_group(group_id: int, rng: np.random.Generator) -> _Group:
     hue = rng.random()
     rgb = np.array(colorsys.hsv_to_rgb(hue, rng.uniform(0.25, 0.6), 1.0))
     rgb = rgb / float(_LUMA @ rgb)
-    scene = Look(exposure=rng.uniform(-0.9, 0.3), temperature=rng.uniform(-0.7, 0.7),
-                 tint=rng.uniform(-0.25, 0.25))
+    scene = Look(exposure=rng.uniform(-0.7, 0.3), temperature=rng.uniform(-0.45, 0.45),
+                 tint=rng.uniform(-0.15, 0.15))
     return _Group(group_id, portrait, _clamp_box(x0, y0, w, h), bool(rng.random() < 0.5),
                   tuple(float(v) for v in rgb), float(rng.uniform(0.3, 0.8)), scene)
 
 
 def _shot_spread(rng: np.random.Generator) -> Look:
     """Per-shot variation of a camera across a session (auto exposure / white balance)."""
-    return Look(exposure=rng.uniform(-0.2, 0.2), temperature=rng.uniform(-0.08, 0.08),
-                tint=rng.uniform(-0.04, 0.04), contrast=rng.uniform(-0.06, 0.06))
+    return Look(exposure=rng.uniform(-0.2, 0.2), temperature=rng.uniform(-0.015, 0.015),
+                tint=rng.uniform(-0.01, 0.01), contrast=rng.uniform(-0.06, 0.06))
 
 
 def _augment_offset(rng: np.random.Generator) -> Look:
@@ -301,10 +304,10 @@ def _augment_offset(rng: np.random.Generator) -> Look:
 
 def _shot_box(group: _Group, rng: np.random.Generator) -> tuple[float, float, float, float]:
     x0, y0, w, h = group.box
-    scale = rng.uniform(0.98, 1.02)
+    scale = rng.uniform(0.8, 1.1)  # close-ups and wider shots of the session
     nw, nh = w * scale, h * scale
-    cx = x0 + w / 2 + rng.uniform(-0.015, 0.015) * w
-    cy = y0 + h / 2 + rng.uniform(-0.015, 0.015) * h
+    cx = x0 + w / 2 + rng.uniform(-0.03, 0.03) * w
+    cy = y0 + h / 2 + rng.uniform(-0.03, 0.03) * h
     return _clamp_box(cx - nw / 2, cy - nh / 2, nw, nh)
 
 

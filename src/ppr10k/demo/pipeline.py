@@ -1,0 +1,308 @@
+"""`ppr10k demo`: the whole job on the built-in sample set, ending in ``report.html``.
+
+Stages (each prints one line when it starts and one when it ends):
+
+1. sample set: :func:`ppr10k.data.sample.make_sample_dataset` -> ``OUT/data``;
+2. train: :func:`ppr10k.train.train` (small CPU budget) -> ``OUT/run``;
+3. predict the validation split per image and group-consistently -> ``OUT/predictions``;
+4. evaluate identity, model and group-consistent model with the paper's five measures
+   (:func:`ppr10k.evaluate.folders.evaluate_folders`) -> ``OUT/evaluation``;
+5. retouch one validation group at 3x the 360p size (16-bit in, 16-bit out)
+   -> ``OUT/full_resolution``;
+6. the report -> ``OUT/report.html`` (images and charts in ``OUT/report_files``).
+
+Group-consistent retouching: the LUT weights of every photo of a group are predicted, averaged
+over the group, and the one fused LUT retouches all the group's photos.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ppr10k.io import atomic_write, image_to_tensor, read_image, read_image_native, write_image
+
+MARKER = "demo.json"
+STAGES = 6
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Sizes and training budget of a demo run.
+
+    The budget is set for a CPU: the small 3D-LUT-paper backbone from scratch, 17-point
+    LUTs (smoother than the paper's 33 after a short run), a high learning rate for the LUTs
+    and a low one for the backbone (a high one makes the weights swing between epochs).
+    """
+
+    groups: int = 16
+    per_group: int = 4
+    val_groups: int = 4
+    n_aug: int = 2
+    expert: str = "a"
+    backbone: str = "tiny"
+    lut_dim: int = 17
+    epochs: int = 16
+    batch_size: int = 8
+    crop_size: int = 224
+    lr: float = 1e-2
+    backbone_lr: float = 1e-4
+    max_steps_per_epoch: int | None = None
+    full_res_scale: float = 3.0
+    seed: int = 0
+
+
+#: ``ppr10k demo``: ends in a few minutes on 2 CPU cores.
+FULL = DemoSettings()
+#: ``ppr10k demo --quick``: under a minute on 2 CPU cores.
+QUICK = DemoSettings(groups=10, per_group=3, val_groups=2, n_aug=1, epochs=4, crop_size=192,
+                     full_res_scale=2.0)
+
+
+@dataclass
+class DemoResult:
+    """What a demo run produced."""
+
+    out_dir: Path
+    report: Path
+    summaries: dict[str, dict]  # identity / model / group / expert -> dataset measures
+    groups: dict[str, list[dict]]  # same keys -> per-group rows
+    history: list[dict]
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    settings: DemoSettings = FULL
+
+    def closing_note(self) -> str:
+        """Identity vs model vs group-consistent numbers in a few lines of text."""
+        rows = [("identity (untouched source)", self.summaries["identity"]),
+                ("trained model", self.summaries["model"]),
+                ("model, group-consistent", self.summaries["group"])]
+        lines = [f"{'':30s} {'PSNR':>7s} {'ΔE':>6s} {'PSNR^HC':>8s} {'ΔE^HC':>6s} {'M^GLC':>7s}"]
+        for name, s in rows:
+            lines.append(f"{name:30s} {s['psnr']:7.2f} {s['delta_e']:6.2f} {s['psnr_hc']:8.2f} "
+                         f"{s['delta_e_hc']:6.2f} {s['glc']:7.3f}")
+        lines.append(f"wall time {self.seconds:.0f} s")
+        return "\n".join(lines)
+
+
+def _say(message: str, progress: bool) -> None:
+    if progress:
+        print(message, flush=True)
+
+
+def _prepare(out_dir: Path) -> None:
+    """Empty a previous demo's output; refuse a non-empty folder the demo did not make."""
+    if out_dir.exists() and any(out_dir.iterdir()):
+        if not (out_dir / MARKER).is_file():
+            raise ValueError(f"{out_dir} is not empty and holds no earlier demo ({MARKER}); "
+                             "choose a new or empty folder with --out")
+        for name in ("data", "run", "predictions", "evaluation", "full_resolution",
+                     "report_files"):
+            if (out_dir / name).exists():
+                shutil.rmtree(out_dir / name)
+        for name in ("report.html", MARKER):
+            (out_dir / name).unlink(missing_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / MARKER).write_text(json.dumps({"made_by": "ppr10k demo"}) + "\n")
+
+
+@torch.no_grad()
+def group_weights(model, images: list[np.ndarray]) -> torch.Tensor:
+    """The LUT weights ``(N,)`` shared by a group: the mean of its photos' weights."""
+    weights = [model.predict_weights(image_to_tensor(_float(image))) for image in images]
+    return torch.cat(weights).mean(dim=0)
+
+
+def _float(image: np.ndarray) -> np.ndarray:
+    """float32 in [0, 1] from float, uint8 or uint16 samples."""
+    if image.dtype == np.uint8:
+        return image.astype(np.float32) / 255.0
+    if image.dtype == np.uint16:
+        return image.astype(np.float32) / 65535.0
+    return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+@torch.no_grad()
+def retouch_group_consistent(model, images: list[np.ndarray]) -> list[np.ndarray]:
+    """Retouch a group with one LUT (from the mean of the photos' weights).
+
+    Args:
+        model: an :class:`ppr10k.models.AdaptiveLUT` in eval mode.
+        images: the group's photos, ``(H, W, 3)`` float32 in [0, 1], uint8 or uint16, any size
+            (the weights come from the photo resized to 224x224 inside the model).
+
+    Returns:
+        The retouched photos, in the dtype of each input.
+    """
+    from ppr10k.lut.apply import apply_lut
+
+    lut = model.fuse(group_weights(model, images)[None])[0]
+    return [apply_lut(image, lut) for image in images]
+
+
+def _groups_of(folder: Path) -> dict[int, list[Path]]:
+    from ppr10k.data.layout import parse_stem
+
+    groups: dict[int, list[tuple]] = {}
+    for path in folder.iterdir():
+        key = parse_stem(path.stem)
+        if key is not None and path.suffix.lower() in (".tif", ".tiff", ".png"):
+            groups.setdefault(key.group, []).append((key, path))
+    return {g: [p for _, p in sorted(items)] for g, items in sorted(groups.items())}
+
+
+def predict_group_consistent(data_root: Path, model_path: Path, out_dir: Path,
+                             progress: bool = True) -> list[Path]:
+    """Write 8-bit ``G_I.png`` for every validation source, one LUT per group."""
+    from ppr10k.models import load_model
+
+    model = load_model(model_path, device="cpu")
+    written = []
+    groups = _groups_of(data_root / "val" / "source")
+    for group, paths in tqdm(groups.items(), desc="predict val (group-consistent)",
+                             unit="group", disable=not progress):
+        images = [read_image(p) for p in paths]
+        for path, result in zip(paths, retouch_group_consistent(model, images)):
+            written.append(write_image(out_dir / f"{path.stem}.png", result))
+    return written
+
+
+def _evaluate(pred_dir: Path, data_root: Path, expert: str, progress: bool):
+    from ppr10k.evaluate.folders import evaluate_folders
+
+    return evaluate_folders(pred_dir, data_root / "val" / f"target_{expert}",
+                            data_root / "val" / "masks", progress=progress)
+
+
+def _full_resolution(model_path: Path, out_dir: Path, settings: DemoSettings, group: int,
+                     progress: bool) -> dict:
+    """Render a validation group at ``full_res_scale`` x 360p, retouch it group-consistently."""
+    from ppr10k.data.sample import render_group
+    from ppr10k.models import load_model
+
+    shots = render_group(group, settings.per_group, settings.seed, settings.full_res_scale,
+                         experts=(settings.expert,))
+    sources = []
+    for index, shot in enumerate(shots):
+        path = write_image(out_dir / "source" / f"{group}_{index}.tif", shot.sources[0], bits=16)
+        sources.append(path)
+    model = load_model(model_path, device="cpu")
+    started = time.perf_counter()
+    images = [read_image_native(p) for p in sources]  # uint16, as a camera export would be
+    results = retouch_group_consistent(model, images)
+    seconds = time.perf_counter() - started
+    written = [write_image(out_dir / "retouched" / p.name, r) for p, r in zip(sources, results)]
+    height, width = images[0].shape[:2]
+    _say(f"      retouched {len(written)} photos of {width}x{height} (16-bit) in "
+         f"{seconds:.2f} s", progress)
+    return {"group": group, "sources": sources, "retouched": written, "seconds": seconds,
+            "size": (width, height)}
+
+
+def run_demo(out_dir: str | os.PathLike = "ppr10k-demo", quick: bool = False,
+             settings: DemoSettings | None = None, progress: bool = True) -> DemoResult:
+    """Build the sample set, train, predict, evaluate, retouch at full size, write the report.
+
+    Args:
+        out_dir: folder for everything (a previous demo there is replaced; any other
+            non-empty folder is refused).
+        quick: the small budget (:data:`QUICK`, under a minute) instead of :data:`FULL`.
+        settings: explicit settings (overrides ``quick``).
+        progress: print stage lines and progress bars.
+
+    Returns:
+        A :class:`DemoResult`; ``result.report`` is the HTML page.
+    """
+    from ppr10k.data.sample import make_sample_dataset
+    from ppr10k.demo.report import write_report
+    from ppr10k.train import TrainConfig, predict_split, train
+
+    settings = settings or (QUICK if quick else FULL)
+    started = time.perf_counter()
+    out_dir = Path(out_dir)
+    _prepare(out_dir)
+    data_root, run_dir = out_dir / "data", out_dir / "run"
+    times: dict[str, float] = {}
+
+    def stage(number: int, text: str) -> float:
+        _say(f"[{number}/{STAGES}] {text}", progress)
+        return time.perf_counter()
+
+    t = stage(1, f"sample set: {settings.groups} groups x {settings.per_group} photos "
+                 f"-> {data_root}")
+    sample = make_sample_dataset(data_root, groups=settings.groups, per_group=settings.per_group,
+                                 val_groups=settings.val_groups, n_aug=settings.n_aug,
+                                 seed=settings.seed, progress=progress)
+    times["sample set"] = time.perf_counter() - t
+    _say(f"      {sample}", progress)
+
+    t = stage(2, f"train: expert {settings.expert}, {settings.backbone} backbone, "
+                 f"{settings.epochs} epochs on CPU -> {run_dir}")
+    config = TrainConfig(
+        data=str(data_root), out=str(run_dir), expert=settings.expert, hrp=True, glc=True,
+        epochs=settings.epochs, batch_size=settings.batch_size, lr=settings.lr,
+        backbone_lr=settings.backbone_lr, crop_size=settings.crop_size,
+        glc_crop=settings.crop_size * 3 // 4, backbone_weights="none", seed=settings.seed,
+        device="cpu", num_workers=0, max_steps_per_epoch=settings.max_steps_per_epoch,
+    ).updated(backbone=settings.backbone, lut_dim=settings.lut_dim)
+    result = train(config, progress=progress)
+    times["train"] = time.perf_counter() - t
+    model_path = result.best_model
+    _say(f"      best epoch {result.best_epoch}: val PSNR {result.best_psnr:.2f} dB", progress)
+
+    t = stage(3, "predict the validation split (per image and group-consistent)")
+    pred_model = out_dir / "predictions" / "model"
+    pred_group = out_dir / "predictions" / "group_consistent"
+    predict_split(data_root, "val", model_path, pred_model, device="cpu", progress=progress)
+    predict_group_consistent(data_root, model_path, pred_group, progress=progress)
+    times["predict"] = time.perf_counter() - t
+
+    t = stage(4, "evaluate: identity, model, group-consistent (PSNR, ΔE, PSNR^HC, ΔE^HC, "
+                 "M^GLC)")
+    target_dir = data_root / "val" / f"target_{settings.expert}"
+    evaluations = {
+        "identity": _evaluate(data_root / "val" / "source", data_root, settings.expert, progress),
+        "model": _evaluate(pred_model, data_root, settings.expert, progress),
+        "group": _evaluate(pred_group, data_root, settings.expert, progress),
+        "expert": _evaluate(target_dir, data_root, settings.expert, False),
+    }
+    eval_dir = out_dir / "evaluation"
+    eval_dir.mkdir(parents=True, exist_ok=True)
+    for name, evaluation in evaluations.items():
+        with atomic_write(eval_dir / f"{name}.json") as tmp:
+            tmp.write_text(json.dumps({"summary": evaluation.summary, "groups": evaluation.groups,
+                                       "images": evaluation.images}, indent=1, default=str))
+    times["evaluate"] = time.perf_counter() - t
+
+    group = sample.val_groups[0]
+    t = stage(5, f"retouch group {group} at {settings.full_res_scale:g}x the 360p size, "
+                 "group-consistently -> full_resolution/")
+    full = _full_resolution(model_path, out_dir / "full_resolution", settings, group, progress)
+    times["full resolution"] = time.perf_counter() - t
+
+    t = stage(6, "report")
+    demo = DemoResult(out_dir=out_dir, report=out_dir / "report.html",
+                      summaries={k: v.summary for k, v in evaluations.items()},
+                      groups={k: v.groups for k, v in evaluations.items()},
+                      history=result.history, stage_seconds=times, settings=settings)
+    demo.seconds = time.perf_counter() - started
+    write_report(demo, data_root, {"model": pred_model, "group": pred_group}, full)
+    times["report"] = time.perf_counter() - t
+    demo.seconds = time.perf_counter() - started
+    with atomic_write(out_dir / MARKER) as tmp:
+        tmp.write_text(json.dumps({"made_by": "ppr10k demo", "seconds": demo.seconds,
+                                   "settings": dataclasses.asdict(settings),
+                                   "summaries": demo.summaries, "stage_seconds": times},
+                                  indent=1, default=str) + "\n")
+    if progress:
+        print(demo.closing_note(), flush=True)
+    return demo
