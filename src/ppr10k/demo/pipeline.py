@@ -25,11 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import torch
-from tqdm import tqdm
-
-from ppr10k.io import atomic_write, image_to_tensor, read_image, read_image_native, write_image
+from ppr10k.io import atomic_write, write_image
 
 MARKER = "demo.json"
 STAGES = 6
@@ -115,65 +111,16 @@ def _prepare(out_dir: Path) -> None:
     (out_dir / MARKER).write_text(json.dumps({"made_by": "ppr10k demo"}) + "\n")
 
 
-@torch.no_grad()
-def group_weights(model, images: list[np.ndarray]) -> torch.Tensor:
-    """The LUT weights ``(N,)`` shared by a group: the mean of its photos' weights."""
-    weights = [model.predict_weights(image_to_tensor(_float(image))) for image in images]
-    return torch.cat(weights).mean(dim=0)
-
-
-def _float(image: np.ndarray) -> np.ndarray:
-    """float32 in [0, 1] from float, uint8 or uint16 samples."""
-    if image.dtype == np.uint8:
-        return image.astype(np.float32) / 255.0
-    if image.dtype == np.uint16:
-        return image.astype(np.float32) / 65535.0
-    return np.clip(image, 0.0, 1.0).astype(np.float32)
-
-
-@torch.no_grad()
-def retouch_group_consistent(model, images: list[np.ndarray]) -> list[np.ndarray]:
-    """Retouch a group with one LUT (from the mean of the photos' weights).
-
-    Args:
-        model: an :class:`ppr10k.models.AdaptiveLUT` in eval mode.
-        images: the group's photos, ``(H, W, 3)`` float32 in [0, 1], uint8 or uint16, any size
-            (the weights come from the photo resized to 224x224 inside the model).
-
-    Returns:
-        The retouched photos, in the dtype of each input.
-    """
-    from ppr10k.lut.apply import apply_lut
-
-    lut = model.fuse(group_weights(model, images)[None])[0]
-    return [apply_lut(image, lut) for image in images]
-
-
-def _groups_of(folder: Path) -> dict[int, list[Path]]:
-    from ppr10k.data.layout import parse_stem
-
-    groups: dict[int, list[tuple]] = {}
-    for path in folder.iterdir():
-        key = parse_stem(path.stem)
-        if key is not None and path.suffix.lower() in (".tif", ".tiff", ".png"):
-            groups.setdefault(key.group, []).append((key, path))
-    return {g: [p for _, p in sorted(items)] for g, items in sorted(groups.items())}
-
-
 def predict_group_consistent(data_root: Path, model_path: Path, out_dir: Path,
                              progress: bool = True) -> list[Path]:
-    """Write 8-bit ``G_I.png`` for every validation source, one LUT per group."""
-    from ppr10k.models import load_model
+    """Write 8-bit ``G_I.png`` for every validation source, one LUT per group (``G_`` prefix)."""
+    from ppr10k.retouch import retouch
 
-    model = load_model(model_path, device="cpu")
-    written = []
-    groups = _groups_of(data_root / "val" / "source")
-    for group, paths in tqdm(groups.items(), desc="predict val (group-consistent)",
-                             unit="group", disable=not progress):
-        images = [read_image(p) for p in paths]
-        for path, result in zip(paths, retouch_group_consistent(model, images)):
-            written.append(write_image(out_dir / f"{path.stem}.png", result))
-    return written
+    report = retouch([data_root / "val" / "source"], model_path, out_dir, fmt="png", bits=8,
+                     group_consistent=True, group_by="prefix", device="cpu", progress=progress)
+    if report.exit_code:
+        raise RuntimeError(f"group-consistent prediction failed: {report.summary()}")
+    return [r.output for r in report.results if r.output is not None]
 
 
 def _evaluate(pred_dir: Path, data_root: Path, expert: str, progress: bool):
@@ -187,7 +134,7 @@ def _full_resolution(model_path: Path, out_dir: Path, settings: DemoSettings, gr
                      progress: bool) -> dict:
     """Render a validation group at ``full_res_scale`` x 360p, retouch it group-consistently."""
     from ppr10k.data.sample import render_group
-    from ppr10k.models import load_model
+    from ppr10k.retouch import retouch
 
     shots = render_group(group, settings.per_group, settings.seed, settings.full_res_scale,
                          experts=(settings.expert,))
@@ -195,12 +142,15 @@ def _full_resolution(model_path: Path, out_dir: Path, settings: DemoSettings, gr
     for index, shot in enumerate(shots):
         path = write_image(out_dir / "source" / f"{group}_{index}.tif", shot.sources[0], bits=16)
         sources.append(path)
-    model = load_model(model_path, device="cpu")
     started = time.perf_counter()
-    images = [read_image_native(p) for p in sources]  # uint16, as a camera export would be
-    results = retouch_group_consistent(model, images)
+    report = retouch(sources, model_path, out_dir / "retouched", fmt="tif", bits=16,
+                     group_consistent=True, group_by="prefix", device="cpu", progress=False)
     seconds = time.perf_counter() - started
-    written = [write_image(out_dir / "retouched" / p.name, r) for p, r in zip(sources, results)]
+    if report.exit_code:
+        raise RuntimeError(f"full-resolution retouching failed: {report.summary()}")
+    by_name = {r.source.name: r.output for r in report.results}
+    written = [by_name[p.name] for p in sources]
+    images = [shot.sources[0] for shot in shots]
     height, width = images[0].shape[:2]
     _say(f"      retouched {len(written)} photos of {width}x{height} (16-bit) in "
          f"{seconds:.2f} s", progress)
