@@ -21,6 +21,8 @@ import numpy as np
 import tifffile
 from PIL import Image
 
+from ppr10k.io.decode import decode_pixels
+
 if TYPE_CHECKING:
     import torch
 
@@ -28,41 +30,16 @@ IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 _TIFF_SUFFIXES = (".tif", ".tiff")
 
 
-def _to_rgb(array: np.ndarray, path: Path) -> np.ndarray:
-    """Return ``array`` as HxWx3 (grey is repeated, alpha dropped)."""
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise ValueError(f"{path}: expected an RGB image, got array of shape {array.shape}")
-    return np.ascontiguousarray(array[:, :, :3])
-
-
 def read_image_native(path: str | os.PathLike) -> np.ndarray:
     """Read an image file with its own sample type.
 
     Args:
-        path: a PNG, TIFF or JPEG file.
+        path: a PNG, TIFF, JPEG (or camera raw) file.
 
     Returns:
         ``(H, W, 3)`` array, uint8 or uint16 as stored in the file (float TIFFs stay float).
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix in _TIFF_SUFFIXES:
-        array = tifffile.imread(path)
-    elif suffix == ".png" and _png_bit_depth(path) == 16:
-        array = imagecodecs.png_decode(path.read_bytes())
-    else:
-        with Image.open(path) as img:
-            array = np.asarray(img.convert("RGB"))
-    return _to_rgb(np.asarray(array), path)
-
-
-def _png_bit_depth(path: Path) -> int:
-    """Bit depth from a PNG's IHDR chunk (byte 24 of the file)."""
-    with open(path, "rb") as f:
-        head = f.read(25)
-    return head[24] if len(head) == 25 and head[:8] == b"\x89PNG\r\n\x1a\n" else 8
+    return decode_pixels(path)
 
 
 def to_float(array: np.ndarray) -> np.ndarray:

@@ -14,14 +14,14 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-import imagecodecs
 import numpy as np
 import tifffile
 from PIL import Image
 
+from ppr10k.io.decode import SUFFIX_KINDS, PhotoError, PhotoTooLargeError, decode_pixels
 from ppr10k.io.image import write_image
 from ppr10k.io.metadata import PhotoMetadata, read_metadata, srgb_icc_profile
-from ppr10k.io.raw import RAW_SUFFIXES, RawDecodeError, is_raw, raw_size, read_raw
+from ppr10k.io.raw import RAW_SUFFIXES, RawDecodeError, is_raw, raw_size
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -37,7 +37,7 @@ __all__ = [
 
 #: Refuse images with more pixels than this (decompression bombs); 8K is 33 MP.
 DEFAULT_MAX_PIXELS = 100_000_000
-_KINDS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
+_KINDS = SUFFIX_KINDS
 PHOTO_SUFFIXES = tuple(_KINDS) + RAW_SUFFIXES
 _MAGIC = (
     (b"\xff\xd8\xff", "jpeg"),
@@ -52,14 +52,6 @@ _MAGIC = (
     (b"%PDF", "pdf"),
     (b"PK\x03\x04", "zip"),
 )
-
-
-class PhotoError(ValueError):
-    """A photo that cannot be used; the message names the file and the reason."""
-
-
-class PhotoTooLargeError(PhotoError):
-    """More pixels than the configured limit (a decompression bomb, or a limit to raise)."""
 
 
 @dataclass
@@ -200,7 +192,7 @@ def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     path = Path(path)
     kind, _, _ = probe_photo(path, max_pixels)
     try:
-        pixels = _decode(path, kind)
+        pixels = decode_pixels(path, kind)
     except PhotoError:
         raise
     except RawDecodeError as error:
@@ -213,59 +205,6 @@ def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
         raise PhotoError(f"{path}: cannot decode {kind.upper()}: {reason}") from None
     meta = read_metadata(path, kind) if metadata else PhotoMetadata()
     return Photo(pixels=pixels, metadata=meta, kind=kind, path=path)
-
-
-def _decode(path: Path, kind: str) -> np.ndarray:
-    if kind == "raw":
-        return read_raw(path)
-    if kind == "tiff":
-        return _decode_tiff(path)
-    if kind == "png" and _png_depth(path) == 16:
-        array = imagecodecs.png_decode(path.read_bytes())
-        return _rgb(np.asarray(array), path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as img:
-            img.load()
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey PNG via Pillow
-                grey = np.asarray(img).astype(np.uint16)
-                return _rgb(grey, path)
-            rgb = img if img.mode == "RGB" else img.convert("RGB")
-            return np.array(rgb)  # writable (np.asarray of a PIL image is read-only)
-
-
-def _png_depth(path: Path) -> int:
-    with open(path, "rb") as f:
-        head = f.read(25)
-    return head[24] if len(head) == 25 else 8
-
-
-def _rgb(array: np.ndarray, path: Path) -> np.ndarray:
-    if array.ndim == 2:
-        array = np.repeat(array[:, :, None], 3, axis=2)
-    if array.ndim != 3 or array.shape[2] not in (3, 4):
-        raise PhotoError(f"{path}: expected an RGB image, got samples of shape {array.shape}")
-    return np.ascontiguousarray(array[:, :, :3])
-
-
-def _decode_tiff(path: Path) -> np.ndarray:
-    with tifffile.TiffFile(path) as tif:
-        page = tif.pages[0]
-        photometric = int(page.photometric)
-        if photometric not in (0, 1, 2):  # min-is-white, min-is-black, RGB
-            name = getattr(page.photometric, "name", str(photometric))
-            raise PhotoError(f"{path}: {name} TIFF is not supported; save it as RGB")
-        array = page.asarray()
-        axes = page.axes
-    if "S" in axes and axes.index("S") < axes.index("X"):  # planar: channels first
-        array = np.moveaxis(array, axes.index("S"), -1)
-    if photometric == 0:
-        array = np.iinfo(array.dtype).max - array if array.dtype.kind == "u" else 1 - array
-    if array.dtype in (np.uint8, np.uint16):
-        return _rgb(array, path)
-    if array.dtype.kind == "f":
-        return _rgb(np.clip(array.astype(np.float32), 0.0, 1.0), path)
-    raise PhotoError(f"{path}: {array.dtype} samples are not supported (8/16-bit or float)")
 
 
 def write_photo(path: str | os.PathLike, pixels: np.ndarray, metadata: PhotoMetadata | None,

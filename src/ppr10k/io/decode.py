@@ -1,0 +1,103 @@
+"""Decoding image files into sample arrays: the one decoder behind every reader of ppr10k.io."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import imagecodecs
+import numpy as np
+import tifffile
+from PIL import Image
+
+SUFFIX_KINDS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
+
+
+class PhotoError(ValueError):
+    """A photo that cannot be used; the message names the file and the reason."""
+
+
+class PhotoTooLargeError(PhotoError):
+    """More pixels than the configured limit (a decompression bomb, or a limit to raise)."""
+
+
+def kind_from_suffix(path: Path) -> str:
+    """``jpeg``, ``png``, ``tiff`` or ``raw`` from a file's suffix."""
+    from ppr10k.io.raw import RAW_SUFFIXES
+
+    suffix = path.suffix.lower()
+    if suffix in SUFFIX_KINDS:
+        return SUFFIX_KINDS[suffix]
+    if suffix in RAW_SUFFIXES:
+        return "raw"
+    raise PhotoError(f"{path}: unsupported format {suffix or '(no suffix)'!r}")
+
+
+def decode_pixels(path: str | os.PathLike, kind: str | None = None) -> np.ndarray:
+    """Decode an image file's samples, as stored: ``(H, W, 3)`` uint8, uint16 or float32.
+
+    Args:
+        path: a JPEG, PNG, TIFF or camera raw file.
+        kind: ``jpeg``, ``png``, ``tiff`` or ``raw``; default: from the suffix.
+
+    Grey images are repeated to RGB and alpha is dropped; 16-bit PNG and TIFF stay 16-bit,
+    float TIFFs are clipped to [0, 1], raws are developed to 16-bit sRGB (LibRaw).
+
+    Raises:
+        PhotoError: a layout that is not RGB or grey (e.g. CMYK TIFF), or unusual samples.
+    """
+    path = Path(path)
+    kind = kind or kind_from_suffix(path)
+    if kind == "raw":
+        from ppr10k.io.raw import read_raw
+
+        return read_raw(path)
+    if kind == "tiff":
+        return _decode_tiff(path)
+    if kind == "png" and _png_depth(path) == 16:
+        array = imagecodecs.png_decode(path.read_bytes())
+        return _rgb(np.asarray(array), path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            img.load()
+            if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey PNG via Pillow
+                grey = np.asarray(img).astype(np.uint16)
+                return _rgb(grey, path)
+            rgb = img if img.mode == "RGB" else img.convert("RGB")
+            return np.array(rgb)  # writable (np.asarray of a PIL image is read-only)
+
+
+def _png_depth(path: Path) -> int:
+    with open(path, "rb") as f:
+        head = f.read(25)
+    return head[24] if len(head) == 25 else 8
+
+
+def _rgb(array: np.ndarray, path: Path) -> np.ndarray:
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    if array.ndim != 3 or array.shape[2] not in (3, 4):
+        raise PhotoError(f"{path}: expected an RGB image, got samples of shape {array.shape}")
+    return np.ascontiguousarray(array[:, :, :3])
+
+
+def _decode_tiff(path: Path) -> np.ndarray:
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        photometric = int(page.photometric)
+        if photometric not in (0, 1, 2):  # min-is-white, min-is-black, RGB
+            name = getattr(page.photometric, "name", str(photometric))
+            raise PhotoError(f"{path}: {name} TIFF is not supported; save it as RGB")
+        array = page.asarray()
+        axes = page.axes
+    if "S" in axes and axes.index("S") < axes.index("X"):  # planar: channels first
+        array = np.moveaxis(array, axes.index("S"), -1)
+    if photometric == 0:
+        array = np.iinfo(array.dtype).max - array if array.dtype.kind == "u" else 1 - array
+    if array.dtype in (np.uint8, np.uint16):
+        return _rgb(array, path)
+    if array.dtype.kind == "f":
+        return _rgb(np.clip(array.astype(np.float32), 0.0, 1.0), path)
+    raise PhotoError(f"{path}: {array.dtype} samples are not supported (8/16-bit or float)")
