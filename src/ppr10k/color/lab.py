@@ -158,8 +158,8 @@ def srgb_to_lab(image: np.ndarray) -> np.ndarray:
         float64 ``(..., 3)`` array of L*, a*, b*.
 
     Example:
-        >>> srgb_to_lab(np.array([255, 255, 255], dtype=np.uint8)).round(6) + 0.0
-        array([100.,   0.,   0.])
+        >>> (srgb_to_lab(np.array([255, 255, 255], dtype=np.uint8)).round(6) + 0.0).tolist()
+        [100.0, 0.0, 0.0]
     """
     image = np.asarray(image)
     _check_last_axis(image)

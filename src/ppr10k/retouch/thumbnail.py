@@ -82,7 +82,7 @@ def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     Example:
         >>> x = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
-        >>> area_resize(x / 11, (1, 1)).round(4).tolist()
+        >>> area_resize(x / 11, (1, 1)).astype(np.float64).round(4).tolist()
         [[[0.4091, 0.5, 0.5909]]]
     """
     if image.ndim != 3 or image.shape[2] != 3:
