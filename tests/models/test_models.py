@@ -136,3 +136,15 @@ def test_import_official_cli(tmp_path):
                              "init": "reference"}
     assert main(["import-official", "--luts", str(tmp_path / "nope.pth"), "--classifier",
                  str(tmp_path / "classifier_a.pth"), "--out", str(tmp_path / "m2")]) == 1
+
+
+def test_resolve_device():
+    from ppr10k.models import resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(ValueError, match="auto, cpu or cuda"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no CUDA device"):
+            resolve_device("cuda")

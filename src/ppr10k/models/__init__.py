@@ -10,6 +10,7 @@ from ppr10k.models.checkpoint import (
     read_checkpoint_info,
     save_model,
 )
+from ppr10k.models.device import resolve_device
 
 __all__ = [
     "BACKBONES",
@@ -21,5 +22,6 @@ __all__ = [
     "load_official",
     "load_official_luts",
     "read_checkpoint_info",
+    "resolve_device",
     "save_model",
 ]

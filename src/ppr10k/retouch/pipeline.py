@@ -30,6 +30,7 @@ from ppr10k.io.metadata import read_metadata
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS, Photo, PhotoError, read_photo, write_photo
 from ppr10k.lut import fuse_luts, trilinear
 from ppr10k.lut.apply import apply_lut
+from ppr10k.models.device import resolve_device
 from ppr10k.retouch.discover import Job, discover, plan_outputs
 from ppr10k.retouch.groups import GROUP_MODES, blend_weights, group_photos
 from ppr10k.retouch.thumbnail import predictor_input
@@ -89,16 +90,6 @@ class RetouchReport:
 def _strip_path(reason: str, path: Path) -> str:
     """Reasons from io start with the path; the summary prints it already."""
     return reason.removeprefix(f"{path}: ")
-
-
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda: no CUDA device is available (use cpu or auto)")
-    if device not in ("cpu", "cuda"):
-        raise ValueError(f"device must be auto, cpu or cuda, got {device!r}")
-    return torch.device(device)
 
 
 def apply_lut_any(pixels: np.ndarray, lut: torch.Tensor, out: np.ndarray) -> np.ndarray:
@@ -251,7 +242,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         raise ValueError(f"group strength must be in [0, 1], got {group_strength}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
-    torch_device = _resolve_device(device)
+    torch_device = resolve_device(device)
     if not isinstance(model, torch.nn.Module):
         from ppr10k.models import load_model
 

@@ -18,21 +18,12 @@ from tqdm import tqdm
 from ppr10k.data import EvaluationImages, TrainingPairs, index_split
 from ppr10k.evaluate.metrics import psnr
 from ppr10k.io import atomic_write
-from ppr10k.models import AdaptiveLUT, save_model
+from ppr10k.models import AdaptiveLUT, resolve_device, save_model
 from ppr10k.train.config import TrainConfig
 from ppr10k.train.losses import human_region_mse, lut_regularisation, overlap_consistency
 
 STATE_NAME = "train_state.pt"
 LOG_NAME = "log.jsonl"
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> CUDA when available, else CPU; ``cuda`` fails clearly without a GPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for but no CUDA device is available")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:

@@ -10,8 +10,7 @@ from tqdm import tqdm
 
 from ppr10k.data.layout import SOURCE_DIRS, SOURCE_SUFFIXES, parse_stem
 from ppr10k.io import image_to_tensor, read_image, tensor_to_image, write_image
-from ppr10k.models import load_model
-from ppr10k.train.loop import resolve_device
+from ppr10k.models import load_model, resolve_device
 
 
 def list_sources(root: str | os.PathLike, split: str) -> list[Path]:
