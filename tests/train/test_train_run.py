@@ -68,3 +68,17 @@ def test_end_to_end_sample_train_predict_beats_identity(tmp_path):
         model_psnr.append(psnr(pred, target))
         identity_psnr.append(psnr(np.rint(source / 257.0), target))
     assert np.mean(model_psnr) > np.mean(identity_psnr) + 1.0
+
+
+def test_cli_resume_reads_the_runs_config(tiny_ppr10k, tmp_path):
+    run = tmp_path / "run"
+    common = ["--backbone", "tiny", "--lut-dim", "9", "--batch-size", "4", "--num-workers", "0",
+              "--backbone-weights", "none", "--quiet"]
+    assert main(["train", "--data", str(tiny_ppr10k), "--out", str(run), "--epochs", "1",
+                 "--expert", "b", *common]) == 0
+    # no --data or --expert: both come from RUN/config.json; --epochs extends the run
+    assert main(["train", "--out", str(run), "--resume", "--epochs", "2", "--quiet"]) == 0
+    rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["expert"] == "b" and saved["epochs"] == 2 and saved["model"]["lut_dim"] == 9
