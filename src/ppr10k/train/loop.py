@@ -52,7 +52,12 @@ class TrainResult:
 
 def training_step(model: AdaptiveLUT, batch: dict[str, torch.Tensor], config: TrainConfig,
                   device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
-    """The loss of one batch (spec §4) and its parts, for logging."""
+    """The loss of one batch (spec §4) and its parts, for logging.
+
+    With GLC pairs (``source2`` in the batch) both crops are predicted in one pass; the
+    (HRP-weighted) MSE covers both crops, each against its own target and mask crop, and
+    ``glc_weight`` times the MSE between the two predictions on their overlap is added.
+    """
     source = batch["source"].to(device)
     target = batch["target"].to(device)
     mask = batch["mask"].to(device) if config.hrp else None
@@ -135,8 +140,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
     device = resolve_device(config.device)
     seed_everything(config.seed)
 
-    needs_masks = config.hrp or config.glc
-    train_samples, problems = index_split(config.data, "train", config.expert, needs_masks)
+    train_samples, problems = index_split(config.data, "train", config.expert, config.hrp)
     val_samples, val_problems = index_split(config.data, "val", config.expert, False)
     for problem in (problems + val_problems)[:10]:
         print(f"warning: {problem}", file=sys.stderr)
