@@ -2,6 +2,7 @@
 
 from ppr10k.io.image import (
     IMAGE_SUFFIXES,
+    SAMPLE_PEAKS,
     atomic_write,
     image_to_tensor,
     read_image,
@@ -30,6 +31,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "PHOTO_SUFFIXES",
     "RAW_SUFFIXES",
+    "SAMPLE_PEAKS",
     "Photo",
     "PhotoError",
     "PhotoMetadata",

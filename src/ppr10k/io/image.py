@@ -42,6 +42,11 @@ def read_image_native(path: str | os.PathLike) -> np.ndarray:
     return decode_pixels(path)
 
 
+#: The value of full scale for each sample type images use: 1.0 for float32 in [0, 1].
+SAMPLE_PEAKS = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
+                np.dtype(np.float32): 1.0}
+
+
 def to_float(array: np.ndarray) -> np.ndarray:
     """Integer samples -> float32 in [0, 1] (divided by the dtype's maximum)."""
     if array.dtype == np.uint8:

@@ -17,9 +17,10 @@ import numba
 import numpy as np
 import torch
 
+from ppr10k.io.image import SAMPLE_PEAKS
+
 __all__ = ["apply_lut", "lut_table"]
 
-_PEAKS = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
 
 @numba.njit(inline="always")
@@ -187,12 +188,12 @@ def apply_lut(image: np.ndarray, lut: np.ndarray | torch.Tensor,
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be (H, W, 3), got {image.shape}")
-    if image.dtype not in _PEAKS:
+    if image.dtype not in SAMPLE_PEAKS:
         raise TypeError(f"image must be float32, uint8 or uint16, got {image.dtype}")
     table = lut_table(lut)
     if out is None:
         out = np.empty(image.shape, dtype=image.dtype)
-    elif out.shape != image.shape or out.dtype not in _PEAKS:
+    elif out.shape != image.shape or out.dtype not in SAMPLE_PEAKS:
         raise ValueError(f"out must be {image.shape} float32/uint8/uint16, "
                          f"got {out.shape} {out.dtype}")
     elif not out.flags.writeable:
@@ -201,8 +202,8 @@ def apply_lut(image: np.ndarray, lut: np.ndarray | torch.Tensor,
         raise ValueError("out overlaps image without being image itself")
     src = image if image.flags.c_contiguous else np.ascontiguousarray(image)
     dst = out if out.flags.c_contiguous else np.empty(out.shape, out.dtype)
-    in_scale = np.float32(1.0 / _PEAKS[image.dtype])
-    out_peak = np.float32(_PEAKS[out.dtype])
+    in_scale = np.float32(1.0 / SAMPLE_PEAKS[image.dtype])
+    out_peak = np.float32(SAMPLE_PEAKS[out.dtype])
     src2, dst2, flat = src.reshape(len(src), -1), dst.reshape(len(dst), -1), table.reshape(-1)
     if src.dtype == np.float32 and dst.dtype == np.float32:
         _apply_rows_float(src2, dst2, flat, table.shape[0])

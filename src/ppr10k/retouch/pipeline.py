@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ppr10k.io.image import SAMPLE_PEAKS
 from ppr10k.io.metadata import read_metadata
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS, Photo, PhotoError, read_photo, write_photo
 from ppr10k.lut import fuse_luts, trilinear
@@ -97,8 +98,8 @@ def apply_lut_any(pixels: np.ndarray, lut: torch.Tensor, out: np.ndarray) -> np.
     torch :func:`~ppr10k.lut.trilinear` op in row tiles when ``lut`` is on CUDA."""
     if lut.device.type != "cuda":
         return apply_lut(pixels, lut, out=out)
-    peak_in = {np.uint8: 255.0, np.uint16: 65535.0}.get(pixels.dtype.type, 1.0)
-    peak_out = {np.uint8: 255.0, np.uint16: 65535.0}.get(out.dtype.type, None)
+    peak_in = SAMPLE_PEAKS.get(pixels.dtype, 1.0)
+    peak_out = SAMPLE_PEAKS[out.dtype] if out.dtype.kind == "u" else None
     for top in range(0, pixels.shape[0], _CUDA_TILE_ROWS):
         rows = slice(top, top + _CUDA_TILE_ROWS)
         tile = torch.from_numpy(np.ascontiguousarray(pixels[rows])).to(lut.device)

@@ -13,13 +13,13 @@ import numba
 import numpy as np
 import torch
 
+from ppr10k.io.image import SAMPLE_PEAKS
 from ppr10k.io.metadata import orient
 
 __all__ = ["PREDICTOR_LONG_EDGE", "area_resize", "predictor_input", "thumbnail_size"]
 
 #: Long edge of the 360p PPR10K release the models were trained on.
 PREDICTOR_LONG_EDGE = 540
-_PEAKS = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0, np.dtype(np.float32): 1.0}
 
 
 def _coverage(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -87,7 +87,7 @@ def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be (H, W, 3), got {image.shape}")
-    if image.dtype not in _PEAKS:
+    if image.dtype not in SAMPLE_PEAKS:
         raise TypeError(f"image must be uint8, uint16 or float32, got {image.dtype}")
     height, width = image.shape[:2]
     out_h, out_w = size
@@ -98,7 +98,7 @@ def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     out = np.empty((out_h, out_w, 3), np.float32)
     src = np.ascontiguousarray(image)
     _area_rows(src, out, row_cell, row_w0, row_w1, col_cell, col_w0, col_w1,
-               1.0 / _PEAKS[image.dtype])
+               1.0 / SAMPLE_PEAKS[image.dtype])
     return out
 
 
