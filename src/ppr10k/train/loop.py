@@ -151,6 +151,13 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         raise ValueError(f"no usable training pairs under {config.data}")
 
     model = AdaptiveLUT(config.model, backbone_weights=config.backbone_weights).to(device)
+    if progress:
+        origin = getattr(model.backbone, "weights_origin", "random")
+        print(f"training on {device}: {len(train_samples)} training sources, "
+              f"{len(val_samples)} validation images, expert {config.expert}; "
+              f"{config.model.backbone} backbone ({origin} start), {config.model.n_luts} LUTs "
+              f"of {config.model.lut_dim}^3; HRP {'on' if config.hrp else 'off'}, "
+              f"GLC {'on' if config.glc else 'off'}", file=sys.stderr)
     backbone_lr = config.backbone_lr if config.backbone_lr is not None else config.lr
     optimizer = torch.optim.Adam([{"params": [model.luts], "lr": config.lr},
                                   {"params": model.backbone.parameters(), "lr": backbone_lr}],
