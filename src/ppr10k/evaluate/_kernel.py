@@ -102,6 +102,8 @@ def score_pixels(prediction, target, human, table, matrix, inv_cbrt_nodes):
         d2 = np.int64(p2) - np.int64(q2)
         se = d0 * d0 + d1 * d1 + d2 * d2
 
+        # The code -> Lab steps are written out for prediction and target on purpose: an
+        # inlined helper returning (L, a, b) measured ~50% slower (10.6 vs 7.0 ms per pair).
         r = table[p0]
         g = table[p1]
         b = table[p2]

@@ -130,7 +130,11 @@ def _apply_rows(src, dst, table, dim, in_scale, out_peak, quantize):  # pragma: 
 
 @numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
 def _apply_rows_float(src, dst, table, dim):  # pragma: no cover - jit
-    """float32 ``(H, 3 W)`` -> float32 rows in parallel, no conversion."""
+    """float32 ``(H, 3 W)`` -> float32 rows in parallel, no conversion.
+
+    Kept apart from :func:`_apply_rows` so that float input skips the per-row copies in
+    and out of scratch buffers.
+    """
     height, width = src.shape[0], src.shape[1] // 3
     for y in numba.prange(height):
         base = np.empty(width, np.int32)
