@@ -2,6 +2,8 @@
 
 from ppr10k.lut.apply import apply_lut
 from ppr10k.lut.ops import (
+    apply_curves,
+    apply_curves_and_lut,
     fuse_luts,
     identity_lut,
     lut_monotonicity,
@@ -10,6 +12,8 @@ from ppr10k.lut.ops import (
 )
 
 __all__ = [
+    "apply_curves",
+    "apply_curves_and_lut",
     "apply_lut",
     "fuse_luts",
     "identity_lut",

@@ -96,6 +96,76 @@ def trilinear(lut: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     return out.reshape(batch, 3, height, width)
 
 
+def apply_curves(knots: torch.Tensor, values: torch.Tensor, images: torch.Tensor,
+                 eps: float = 1e-10) -> torch.Tensor:
+    """Per-channel piecewise-linear curves: ``y_c = curve_c(x_c)``.
+
+    Channel ``c`` of each image goes through the curve through the points
+    ``(knots[c, k], values[c, k])``, ``k = 0..K-1``. The segment of a value ``x`` is the one
+    that starts at the last knot strictly below ``x`` (``k = #{knots < x} - 1``, clamped to
+    ``[0, K - 2]``), and ``y = v_k + (x - x_k) / (x_{k+1} - x_k + eps) * (v_{k+1} - v_k)``,
+    not clamped (a value past the last knot extrapolates). This one rule covers SepLUT's
+    uniform 1D LUTs (knots ``k / (K - 1)``, values the LUT) and AdaInt's non-uniform lattice
+    (knots the predicted vertices, values ``k / (D - 1)``: the uniform lattice coordinate).
+
+    Args:
+        knots: ``(3, K)`` or ``(B, 3, K)``, non-decreasing along ``K``, ``K >= 2``.
+        values: same shape as ``knots``.
+        images: ``(B, 3, H, W)`` RGB, values clamped to [0, 1].
+        eps: added to each segment's width (AdaInt's rule; keeps empty segments finite).
+
+    Returns:
+        ``(B, 3, H, W)``, differentiable with respect to ``knots``, ``values`` and ``images``.
+
+    Example:
+        >>> knots = torch.tensor([0.0, 0.5, 1.0]).expand(3, 3)
+        >>> values = torch.tensor([0.0, 0.8, 1.0]).expand(3, 3)
+        >>> apply_curves(knots, values, torch.full((1, 3, 1, 1), 0.25)).flatten().tolist()
+        [0.4000000059604645, 0.4000000059604645, 0.4000000059604645]
+    """
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    if knots.shape != values.shape or knots.ndim not in (2, 3) or knots.shape[-2] != 3 \
+            or knots.shape[-1] < 2:
+        raise ValueError(f"knots and values must both be (3, K) or (B, 3, K) with K >= 2, got "
+                         f"{tuple(knots.shape)} and {tuple(values.shape)}")
+    batch, _, height, width = images.shape
+    if knots.ndim == 2:
+        knots, values = knots.expand(batch, -1, -1), values.expand(batch, -1, -1)
+    elif knots.shape[0] != batch:
+        raise ValueError(f"{knots.shape[0]} curves for a batch of {batch} images")
+    n_knots = knots.shape[-1]
+    knots = knots.to(images.dtype).contiguous()
+    values = values.to(images.dtype)
+    x = images.clamp(0.0, 1.0).reshape(batch, 3, -1)
+    segment = torch.searchsorted(knots.detach(), x.detach().contiguous(), right=False)
+    segment = (segment - 1).clamp_(0, n_knots - 2)
+    x0 = torch.gather(knots, 2, segment)
+    x1 = torch.gather(knots, 2, segment + 1)
+    y0 = torch.gather(values, 2, segment)
+    y1 = torch.gather(values, 2, segment + 1)
+    out = y0 + (x - x0) / (x1 - x0 + eps) * (y1 - y0)
+    return out.reshape(batch, 3, height, width)
+
+
+def apply_curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
+                         curves: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+    """The apply step shared by every model family: optional curves, then a 3D LUT.
+
+    ``trilinear(lut, apply_curves(*curves, images))``; with ``curves=None`` just the
+    uniform trilinear lookup. The curves' outputs are the LUT's input coordinates in
+    [0, 1] (clamped there by :func:`trilinear`).
+
+    Args:
+        lut: ``(3, D, D, D)`` or ``(B, 3, D, D, D)``, layout ``lut[c, b, g, r]``.
+        images: ``(B, 3, H, W)`` RGB in [0, 1].
+        curves: ``(knots, values)`` for :func:`apply_curves`, or None.
+    """
+    if curves is not None:
+        images = apply_curves(curves[0], curves[1], images)
+    return trilinear(lut, images)
+
+
 def fuse_luts(luts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """Weighted sum of basis LUTs, one fused LUT per image.
 
