@@ -21,8 +21,8 @@ from ppr10k.models import (
 def test_identity_start_returns_the_input(backbone):
     model = AdaptiveLUT(ModelConfig(backbone=backbone, lut_dim=17)).eval()
     x = torch.rand(2, 3, 40, 30)
-    out, weights = model(x)
-    torch.testing.assert_close(weights, torch.tensor([[1.0, 0, 0, 0, 0]] * 2))
+    out, params = model(x)
+    torch.testing.assert_close(params["weights"], torch.tensor([[1.0, 0, 0, 0, 0]] * 2))
     torch.testing.assert_close(out, x, atol=1e-5, rtol=0)
 
 
@@ -43,8 +43,9 @@ def test_luts_are_one_parameter_with_identity_first():
 
 def test_tiny_backbone_size_matches_paper():
     model = AdaptiveLUT(ModelConfig(backbone="tiny"))
-    n = sum(p.numel() for p in model.backbone.parameters())
-    assert 250_000 < n < 300_000  # "~270K parameters"
+    n = sum(p.numel() for p in model.backbone.parameters()) + sum(
+        p.numel() for p in model.head.parameters())
+    assert 250_000 < n < 300_000  # "~270K parameters" (the 8x8 head included)
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -86,7 +87,7 @@ def write_official_files(tmp_path, dim=9, n=5, seed=0):
 
 def test_import_official_matches_direct_computation(tmp_path):
     luts, net = write_official_files(tmp_path)
-    out_dir = import_official(tmp_path / "LUTs_a.pth", tmp_path / "classifier_a.pth",
+    out_dir = import_official([tmp_path / "classifier_a.pth", tmp_path / "LUTs_a.pth"],
                               tmp_path / "ours", expert="a")
     model = load_model(out_dir)
     x = torch.rand(1, 3, 60, 90)
@@ -105,7 +106,8 @@ def test_import_official_rejects_mismatched_files(tmp_path):
     write_official_files(tmp_path, n=5)
     torch.save({"1": {"LUT": torch.zeros(3, 9, 9, 9)}}, tmp_path / "LUTs_1.pth")
     with pytest.raises(ValueError, match="5 weights for 1 LUTs"):
-        import_official(tmp_path / "LUTs_1.pth", tmp_path / "classifier_a.pth", tmp_path / "o")
+        import_official([tmp_path / "LUTs_1.pth", tmp_path / "classifier_a.pth"], tmp_path / "o")
+    assert not (tmp_path / "o").exists()
 
 
 def test_resnet_loads_local_imagenet_file_and_warns_without(tmp_path, monkeypatch):
@@ -132,8 +134,10 @@ def test_import_official_cli(tmp_path):
                  "--expert", "c"])
     assert code == 0
     info = read_checkpoint_info(tmp_path / "m")
-    assert info["model"] == {"n_luts": 5, "lut_dim": 5, "backbone": "resnet18", "expert": "c",
-                             "init": "reference"}
+    assert {k: info["model"][k] for k in ("family", "n_luts", "lut_dim", "backbone", "expert",
+                                          "init")} == {
+        "family": "lut3d", "n_luts": 5, "lut_dim": 5, "backbone": "resnet18", "expert": "c",
+        "init": "reference"}
     assert main(["import-official", "--luts", str(tmp_path / "nope.pth"), "--classifier",
                  str(tmp_path / "classifier_a.pth"), "--out", str(tmp_path / "m2")]) == 1
 

@@ -35,7 +35,7 @@ def make_model(vary: bool = False, seed: int = 0) -> AdaptiveLUT:
         if vary:  # weights that depend on the image: a random head and a second LUT
             gen = torch.Generator().manual_seed(seed)
             model.luts[1] = 0.3 * (identity_lut(DIM) - 0.5).roll(1, dims=0)
-            head = model.backbone.head
+            head = model.head
             head.weight.copy_(torch.randn(head.weight.shape, generator=gen) * 0.01)
     return model.eval()
 

@@ -6,8 +6,9 @@ import torch
 from ppr10k.cli.main import build_parser
 from ppr10k.cli.train import config_from_args
 from ppr10k.lut import identity_lut
+from ppr10k.models import AdaptiveLUT, ModelConfig
 from ppr10k.train import TrainConfig
-from ppr10k.train.losses import human_region_mse, lut_regularisation, overlap_consistency
+from ppr10k.train.losses import human_region_mse, overlap_consistency
 
 
 def test_hrp_mse_hand_example():
@@ -31,13 +32,15 @@ def test_overlap_consistency_hand_example():
 
 
 def test_lut_regularisation_combines_terms():
-    luts = torch.stack([identity_lut(5), torch.zeros(3, 5, 5, 5)])
+    model = AdaptiveLUT(ModelConfig(backbone="tiny", n_luts=2, lut_dim=5))
+    with torch.no_grad():
+        model.luts.copy_(torch.stack([identity_lut(5), torch.zeros(3, 5, 5, 5)]))
     weights = torch.tensor([[1.0, 0.0], [3.0, 1.0]])
-    value = lut_regularisation(luts, weights, lambda_smooth=1.0, lambda_mono=10.0)
+    value = model.regularisation({"weights": weights}, sparse=1.0, smooth=1.0, mono=10.0)
     # identity: monotone (MN 0); TV of identity: per axis the changing channel has
     # differences 1/4 everywhere; weighted mean over (3 channels) = (1/16) * (2+1+1+2)/4 / 3
     tv_identity = 3 * (1 / 16) * (6 / 4) / 3
-    assert float(value) == pytest.approx((1 + 0 + 9 + 1) / 4 + tv_identity)
+    assert float(value.detach()) == pytest.approx((1 + 0 + 9 + 1) / 4 + tv_identity)
 
 
 def test_booleans_are_real_flags():
@@ -52,8 +55,28 @@ def test_booleans_are_real_flags():
 def test_config_defaults_match_paper():
     c = TrainConfig()
     assert (c.epochs, c.batch_size, c.lr, c.betas) == (200, 16, 1e-4, (0.9, 0.999))
-    assert (c.lambda_smooth, c.lambda_mono, c.hrp_weight) == (1e-4, 10.0, 5.0)
+    assert c.regularisation() == {"sparse": 1e-4, "smooth": 1e-4, "mono": 10.0}
+    assert c.hrp_weight == 5.0
     assert (c.crop_size, c.glc_crop, c.model.n_luts, c.model.lut_dim) == (448, 336, 5, 33)
+    # spec §4: one lambda_s for mean(w^2) and TV
+    assert c.updated(lambda_smooth=0.5).regularisation()["sparse"] == 0.5
+
+
+@pytest.mark.parametrize("family, expected, dims", [
+    # the AdaInt and SepLUT repositories' PPR10K configs: sparse 1e-4, smooth 0, mono 10 / 0;
+    # 5 ranks; AdaInt 33 vertices, SepLUT 17 (3D) and 17 (1D)
+    ("adaint", {"sparse": 1e-4, "smooth": 0.0, "mono": 10.0}, (5, 33, None)),
+    ("seplut", {"sparse": 1e-4, "smooth": 0.0, "mono": 0.0}, (5, 17, 17)),
+])
+def test_family_defaults_follow_their_papers(family, expected, dims):
+    args = build_parser().parse_args(["train", "--data", "d", "--family", family])
+    config = config_from_args(args)
+    assert config.model.family == family and config.regularisation() == expected
+    assert (config.model.n_luts, config.model.lut_dim, config.model.curve_dim) == dims
+    assert config.model.backbone == "resnet18"
+    args = build_parser().parse_args(["train", "--data", "d", "--family", family,
+                                      "--lut-dim", "9"])
+    assert config_from_args(args).model.lut_dim == 9
 
 
 def test_config_file_then_cli_precedence(tmp_path):

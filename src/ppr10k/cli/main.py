@@ -14,7 +14,7 @@ import sys
 from ppr10k import __version__
 
 # module name -> imported lazily so that `ppr10k --help` stays fast
-SUBCOMMAND_MODULES = ("demo", "data", "train", "evaluate", "retouch", "xmp")
+SUBCOMMAND_MODULES = ("demo", "data", "train", "evaluate", "retouch", "models", "xmp")
 
 
 class CommandError(Exception):

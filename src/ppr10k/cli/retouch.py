@@ -31,12 +31,15 @@ def register(subparsers) -> None:
     """Add the `retouch` subcommand."""
     p = subparsers.add_parser(
         "retouch", help="retouch photos/raws at full resolution (group-consistent option)",
-        description="Retouch JPEG, PNG, 8/16-bit TIFF and camera raw files with a trained "
-                    "model: weights are predicted on a 540 px copy, the fused 3D LUT is "
-                    "applied at full resolution. EXIF and ICC profiles are kept; outputs "
+        description="Retouch JPEG, PNG, 8/16-bit TIFF and camera raw files with a model "
+                    "of any family: its parameters are predicted on a small copy (the size "
+                    "it was trained on), its curves and 3D LUT are applied at full "
+                    "resolution. EXIF and ICC profiles are kept; outputs "
                     "are written atomically and never overwrite inputs.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files and/or folders")
-    p.add_argument("--model", required=True, help="saved model (folder or .safetensors)")
+    p.add_argument("--model",
+                   help="a model folder or .safetensors, a training run (its best/), or a zoo "
+                        "name (`ppr10k models`); default: the default zoo model")
     p.add_argument("--out", required=True, help="output folder (not an input folder)")
     p.add_argument("--format", dest="fmt", choices=("jpg", "png", "tif"),
                    help="output format (default: the input's; raws: tif)")
@@ -64,10 +67,15 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ppr10k.models.zoo import DEFAULT_MODEL, resolve_model
     from ppr10k.retouch import retouch
 
+    if args.model is None:
+        print(f"using the default model {DEFAULT_MODEL} (see `ppr10k models`; choose another "
+              "with --model)", file=sys.stderr)
+    model = resolve_model(args.model or DEFAULT_MODEL)
     report = retouch(
-        args.inputs, args.model, args.out, fmt=args.fmt, bits=args.bits,
+        args.inputs, model, args.out, fmt=args.fmt, bits=args.bits,
         group_consistent=args.group_consistent, group_by=args.group_by,
         group_gap=args.group_gap, group_strength=args.group_strength,
         skip_existing=args.skip_existing, workers=args.workers, device=args.device,

@@ -16,16 +16,34 @@ if TYPE_CHECKING:
 _TRAIN_OPTIONS = ("data", "out", "expert", "hrp", "glc", "epochs", "batch_size", "lr",
                   "backbone_lr", "seed",
                   "device", "num_workers", "max_steps_per_epoch", "backbone_weights",
-                  "lambda_smooth", "lambda_mono")
-_MODEL_OPTIONS = ("backbone", "n_luts", "lut_dim", "init")
+                  "lambda_sparse", "lambda_smooth", "lambda_mono")
+_MODEL_OPTIONS = ("family", "backbone", "n_luts", "lut_dim", "curve_dim", "width", "init")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
 
 
 def register(subparsers) -> None:
     """Add ``train``, ``predict`` and ``import-official``."""
+    from ppr10k.models.backbones import BACKBONES
+    from ppr10k.models.registry import FAMILIES, get_family
+
+    get_family("lut3d")  # the built-in families are registered
     p = subparsers.add_parser(
-        "train", help="train the image-adaptive 3D-LUT model (HRP/GLC losses)",
-        description="Train on a PPR10K root. Defaults follow the paper; a --config file "
-                    "(JSON or TOML, keys as in RUN/config.json) is overridden by options.")
+        "train", help="train an image-adaptive LUT model (HRP/GLC losses)",
+        description="Train a model of any family on a PPR10K root. Defaults follow the "
+                    "papers; a --config file (JSON or TOML, keys as in RUN/config.json) is "
+                    "overridden by options.")
+    p.add_argument("--family", choices=sorted(FAMILIES),
+                   help="model family (default lut3d): " + "; ".join(
+                       f"{f.name}: {f.summary}" for f in FAMILIES.values()))
     p.add_argument("--data", help="PPR10K root holding train/ and val/")
     p.add_argument("--expert", choices=("a", "b", "c"), help="target expert (default a)")
     p.add_argument("--out", help="run folder (default runs/ppr10k)")
@@ -38,14 +56,23 @@ def register(subparsers) -> None:
     p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
     p.add_argument("--backbone-lr", dest="backbone_lr", type=float,
                    help="learning rate of the weight predictor (default: --lr)")
-    p.add_argument("--lambda-smooth", dest="lambda_smooth", type=float, help="default 1e-4")
-    p.add_argument("--lambda-mono", dest="lambda_mono", type=float, help="default 10")
-    p.add_argument("--backbone", choices=("resnet18", "tiny"), help="default resnet18")
+    p.add_argument("--lambda-sparse", dest="lambda_sparse", type=float,
+                   help="weight of mean(w^2) (default: the family's; lut3d: --lambda-smooth)")
+    p.add_argument("--lambda-smooth", dest="lambda_smooth", type=float,
+                   help="weight of the LUTs' TV (default: the family's; lut3d 1e-4)")
+    p.add_argument("--lambda-mono", dest="lambda_mono", type=float,
+                   help="weight of the LUTs' monotonicity (default: the family's; lut3d 10)")
+    p.add_argument("--backbone", choices=sorted(BACKBONES), help="default resnet18")
+    p.add_argument("--width", type=_positive,
+                   help="channels of the tiny backbone's first block (default 16; seplut 8)")
+    p.add_argument("--curve-dim", dest="curve_dim", type=_positive,
+                   help="seplut: knots of the per-channel 1D LUTs (default 17)")
     p.add_argument("--backbone-weights", dest="backbone_weights",
                    help="ResNet-18 ImageNet weights: auto (torchvision cache if present), "
                         "imagenet (torchvision download), none, or a local .pth path")
-    p.add_argument("--n-luts", dest="n_luts", type=int, help="basis LUTs (default 5)")
-    p.add_argument("--lut-dim", dest="lut_dim", type=int, help="LUT lattice size (default 33)")
+    p.add_argument("--n-luts", dest="n_luts", type=_positive, help="basis LUTs (default 5)")
+    p.add_argument("--lut-dim", dest="lut_dim", type=_positive,
+                   help="3D LUT lattice size (default: lut3d/adaint 33, seplut 17)")
     p.add_argument("--init", choices=("identity", "reference"),
                    help="weight-predictor start: identity (default) or the reference's random")
     p.add_argument("--max-steps-per-epoch", dest="max_steps_per_epoch", type=int,
@@ -61,18 +88,28 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("predict", help="write 8-bit G_I.png predictions for a split")
     p.add_argument("--data", required=True, help="PPR10K root")
     p.add_argument("--split", choices=("train", "val"), default="val")
-    p.add_argument("--model", required=True, help="ppr10k model (e.g. RUN/best)")
+    p.add_argument("--model", required=True,
+                   help="ppr10k model folder, a training run (its best/), or a zoo name")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run_predict)
 
-    p = subparsers.add_parser("import-official",
-                              help="convert the official PPR10K LUTs/classifier .pth files")
-    p.add_argument("--luts", required=True, help="official LUTs_*.pth")
-    p.add_argument("--classifier", required=True, help="official classifier_*.pth")
+    p = subparsers.add_parser(
+        "import-official", help="convert published 3D-LUT, AdaInt or SepLUT checkpoints",
+        description="Convert published checkpoints into a ppr10k model folder: the 3D-LUT "
+                    "(and PPR10K) LUTs + classifier files, or one AdaInt or SepLUT .pth. The "
+                    "family is recognised from the keys; files are read with "
+                    "torch.load(weights_only=True).")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="checkpoint file(s)")
+    p.add_argument("--luts", help="3D-LUT basis LUTs file (same as giving it as a PATH)")
+    p.add_argument("--classifier", help="3D-LUT classifier file (same as a PATH)")
+    p.add_argument("--family", choices=sorted(FAMILIES),
+                   help="insist on this family (default: recognised from the keys)")
     p.add_argument("--out", required=True, help="ppr10k model folder to write")
     p.add_argument("--expert", choices=("a", "b", "c"), help="expert the model was trained for")
+    p.add_argument("--input-space", dest="input_space", choices=("srgb", "xyz"),
+                   default="srgb", help="what the model takes (the FiveK XYZ models: xyz)")
     p.set_defaults(func=run_import_official)
 
 
@@ -82,6 +119,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
     base = TrainConfig()
     previous = Path(args.out or base.out) / "config.json"
+    if getattr(args, "family", None):
+        base = base.updated(family=args.family)
     if args.resume and previous.is_file():
         base = base.updated(**load_config_file(previous))
     if args.config:
@@ -106,17 +145,26 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from ppr10k.models.zoo import resolve_model
     from ppr10k.train import predict_split
 
-    written = predict_split(args.data, args.split, args.model, args.out, args.device,
-                            progress=not args.quiet)
+    written = predict_split(args.data, args.split, resolve_model(args.model), args.out,
+                            args.device, progress=not args.quiet)
     print(f"wrote {len(written)} predictions to {args.out}")
     return 0
 
 
 def run_import_official(args: argparse.Namespace) -> int:
-    from ppr10k.models import import_official
+    from ppr10k.models import import_official, read_checkpoint_info
 
-    path = import_official(args.luts, args.classifier, args.out, expert=args.expert)
-    print(f"wrote {path}", file=sys.stdout)
+    paths = list(args.paths) + [p for p in (args.luts, args.classifier) if p]
+    if not paths:
+        raise ValueError("give the checkpoint file(s): PATH... (or --luts and --classifier)")
+    out = Path(args.out)
+    if out.exists() and (out.is_file() or any(out.iterdir())):
+        raise ValueError(f"--out {out} exists and is not an empty folder; choose a new one")
+    path = import_official(paths, out, family=args.family, expert=args.expert,
+                           input_space=args.input_space)
+    family = read_checkpoint_info(path)["model"]["family"]
+    print(f"wrote {path} ({family})", file=sys.stdout)
     return 0

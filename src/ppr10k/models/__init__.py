@@ -1,27 +1,47 @@
-"""Image-adaptive 3D-LUT models, backbones and checkpoints."""
+"""Model families (a registry), encoders and checkpoints.
 
-from ppr10k.models.adaptive_lut import AdaptiveLUT, ModelConfig
+Families: ``lut3d`` (:class:`AdaptiveLUT`), ``adaint`` (:class:`AdaIntLUT`), ``seplut``
+(:class:`SepLUT`). Each predicts parameters from an image (``predict``), turns them into an
+:class:`ApplyPlan` (optional per-channel curves, then one 3D LUT: ``plan``), averages a
+group's parameters (``average``) and names its regularisers (``regularisation``).
+"""
+
+from ppr10k.models.adaint import AdaIntLUT
 from ppr10k.models.backbones import BACKBONES, create_backbone
 from ppr10k.models.checkpoint import (
     import_official,
     load_model,
     load_official,
-    load_official_luts,
     read_checkpoint_info,
     save_model,
 )
+from ppr10k.models.config import ModelConfig
 from ppr10k.models.device import resolve_device
+from ppr10k.models.lut3d import AdaptiveLUT, ApplyPlan, blend
+from ppr10k.models.registry import FAMILIES, create_model, get_family, register_family
+from ppr10k.models.seplut import SepLUT
 
 __all__ = [
     "BACKBONES",
+    "FAMILIES",
+    "AdaIntLUT",
     "AdaptiveLUT",
+    "ApplyPlan",
     "ModelConfig",
+    "SepLUT",
+    "blend",
     "create_backbone",
+    "create_model",
+    "get_family",
     "import_official",
     "load_model",
     "load_official",
-    "load_official_luts",
     "read_checkpoint_info",
+    "register_family",
     "resolve_device",
     "save_model",
 ]
+
+from ppr10k.models.registry import _register_builtin
+
+_register_builtin()

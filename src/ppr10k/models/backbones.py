@@ -1,9 +1,21 @@
-"""Weight predictors: a small registry of backbones mapping an image to N LUT weights.
+"""Image encoders: a small registry of backbones mapping an image to a code vector.
 
 Each backbone takes ``(B, 3, H, W)`` RGB in [0, 1] of any size, resizes it to its input
 size inside (bilinear, ``align_corners=False``, no antialiasing, no mean/std
-normalisation, as the reference does) and returns ``(B, N)`` unconstrained weights. Its
-final linear layer is exposed as ``head`` so that the model can initialise it.
+normalisation, as the 3D-LUT, AdaInt and SepLUT papers do) and returns a ``(B, C)`` code
+(``out_features = C``). A model family puts its heads (LUT weights, lattice vertices,
+1D LUTs) on top of that code.
+
+Registered backbones:
+
+* ``resnet18``: torchvision ResNet-18 without its classifier, 224x224 input, global
+  average pool, 512 features (PPR10K's weight predictor; ImageNet weights on request).
+* ``tiny``: the 5-block CNN of the 3D-LUT paper (TPAMI 2020), 256x256 input, channels
+  ``m, 2m, 4m, 8m, 8m`` (``m = width``, 16 in 3D-LUT and AdaInt, 6 or 8 in SepLUT). The
+  8x8 map is either flattened (``pool="map"``, 3D-LUT: ``64 * 8m`` features) or averaged
+  over 2x2 cells (``pool="grid2"``, AdaInt/SepLUT: ``4 * 8m`` features, channel-first).
+* ``tiny_unpaired``: the same CNN with instance norm after the first block only (the
+  3D-LUT paper's unpaired classifier).
 """
 
 from __future__ import annotations
@@ -19,89 +31,96 @@ from torch import nn
 
 BACKBONES: dict[str, Callable[..., Backbone]] = {}
 
+#: How the ``tiny`` backbones reduce their 8x8 map: flattened, or 2x2 cell means.
+POOLINGS = ("map", "grid2")
+
 
 def register_backbone(fn: Callable[..., Backbone]) -> Callable[..., Backbone]:
-    """Add a constructor ``fn(n_outputs, weights=None) -> Backbone`` to the registry."""
+    """Add a constructor ``fn(weights=None, width=None, pool=None) -> Backbone``."""
     BACKBONES[fn.__name__] = fn
     return fn
 
 
-def create_backbone(name: str, n_outputs: int, weights: str | None = None) -> Backbone:
-    """Build a registered backbone by name (``resnet18`` or ``tiny``)."""
+def create_backbone(name: str, *, weights: str | None = None, width: int | None = None,
+                    pool: str | None = None) -> Backbone:
+    """Build a registered backbone by name (``resnet18``, ``tiny``, ``tiny_unpaired``)."""
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; choose from {sorted(BACKBONES)}")
-    return BACKBONES[name](n_outputs, weights=weights)
+    return BACKBONES[name](weights=weights, width=width, pool=pool)
 
 
 class Backbone(nn.Module):
-    """Base class: resize to ``input_size`` then run ``features_to_weights``."""
+    """Base class: resize to ``input_size`` x ``input_size``, then :meth:`encode`."""
 
     input_size: int = 224
-    head: nn.Linear | nn.Conv2d
+    out_features: int
+    weights_origin: str = "random"
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` in [0, 1] -> ``(B, out_features)``."""
         x = F.interpolate(images, size=(self.input_size, self.input_size), mode="bilinear",
                           align_corners=False)
-        return self.predict(x)
+        return self.encode(x)
 
-    def predict(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+    def encode(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-class ResNet18Predictor(Backbone):
-    """torchvision ResNet-18 under the attribute ``model`` with ``fc`` 512 -> N.
-
-    The state-dict keys (``model.conv1.weight``, ``model.layer1.0...``, ``model.fc.weight``)
-    match the official PPR10K classifier checkpoints.
-    """
+class ResNet18Backbone(Backbone):
+    """torchvision ResNet-18 under the attribute ``model``, its ``fc`` removed (512 features)."""
 
     input_size = 224
+    out_features = 512
 
-    def __init__(self, n_outputs: int) -> None:
+    def __init__(self) -> None:
         super().__init__()
         from torchvision.models import resnet18 as tv_resnet18
 
         self.model = tv_resnet18(weights=None)
-        self.model.fc = nn.Linear(512, n_outputs)
+        self.model.fc = nn.Identity()
 
-    @property
-    def head(self) -> nn.Linear:  # type: ignore[override]
-        return self.model.fc
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
 
-class TinyPredictor(Backbone):
-    """The small 5-conv CNN of the original image-adaptive 3D-LUT paper (~270K parameters).
+class TinyBackbone(Backbone):
+    """The 3D-LUT paper's CNN: five stride-2 3x3 conv blocks, 256x256 -> 8x8.
 
-    Input resized to 256x256; five stride-2 3x3 convolutions (16, 32, 64, 128, 128
-    channels) with LeakyReLU(0.2) and instance norm, dropout 0.5, then an 8x8 convolution
-    to N outputs.
+    Block ``k`` is ``blocks[k] = (conv, LeakyReLU(0.2)[, InstanceNorm(affine)])``; the last
+    block has no norm, and ``norm_blocks`` says how many of the first blocks have one (4 in
+    the paired models, 1 in the unpaired 3D-LUT classifier). Dropout(0.5) follows.
 
-    Reference: Zeng et al., "Learning Image-adaptive 3D Lookup Tables...", TPAMI 2020.
+    Reference: Zeng, Cai, Li, Cao, Zhang, "Learning Image-adaptive 3D Lookup Tables for High
+    Performance Photo Enhancement in Real-time", TPAMI 2020.
     """
 
     input_size = 256
 
-    def __init__(self, n_outputs: int) -> None:
+    def __init__(self, width: int = 16, pool: str = "map", norm_blocks: int = 4) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        channels = [3, 16, 32, 64, 128, 128]
-        for i, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
-            layers += [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
-            if i < 4:
+        if pool not in POOLINGS:
+            raise ValueError(f"pool must be one of {POOLINGS}, got {pool!r}")
+        if width < 1:
+            raise ValueError(f"width must be >= 1, got {width}")
+        channels = [3, width, 2 * width, 4 * width, 8 * width, 8 * width]
+        blocks = []
+        for k, (c_in, c_out) in enumerate(itertools.pairwise(channels)):
+            layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 3, stride=2, padding=1),
+                                       nn.LeakyReLU(0.2)]
+            if k < norm_blocks:
                 layers.append(nn.InstanceNorm2d(c_out, affine=True))
-        layers.append(nn.Dropout(p=0.5))
-        self.features = nn.Sequential(*layers)
-        self.head_conv = nn.Conv2d(128, n_outputs, 8)
+            blocks.append(nn.Sequential(*layers))
+        self.blocks = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(p=0.5)
+        self.pool = pool
+        self.width = width
+        self.out_features = 8 * width * (64 if pool == "map" else 4)
 
-    @property
-    def head(self) -> nn.Conv2d:  # type: ignore[override]
-        return self.head_conv
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head_conv(self.features(x)).flatten(1)
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(self.blocks(x))
+        if self.pool == "grid2":
+            x = F.adaptive_avg_pool2d(x, 2)
+        return x.flatten(1)
 
 
 def _torchvision_cached_resnet18() -> Path | None:
@@ -113,8 +132,8 @@ def _torchvision_cached_resnet18() -> Path | None:
     return path if path.is_file() else None
 
 
-def load_imagenet_weights(predictor: ResNet18Predictor, weights: str | None) -> str:
-    """Load ImageNet weights into ``predictor.model`` (all but ``fc``).
+def load_imagenet_weights(backbone: ResNet18Backbone, weights: str | None) -> str:
+    """Load ImageNet weights into ``backbone.model`` (all but ``fc``).
 
     Args:
         weights: ``"auto"`` (torchvision's cached ImageNet file when present, otherwise
@@ -144,10 +163,11 @@ def load_imagenet_weights(predictor: ResNet18Predictor, weights: str | None) -> 
             raise FileNotFoundError(f"backbone weights not found: {path}")
         state = torch.load(path, map_location="cpu", weights_only=True)
         origin = str(path)
+    if not isinstance(state, dict):
+        raise ValueError(f"{origin}: not a ResNet-18 state dict")  # noqa: TRY004
     state = {k.removeprefix("model."): v for k, v in state.items() if not k.endswith(
         ("fc.weight", "fc.bias"))}
-    missing, unexpected = predictor.model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.startswith("fc.")]
+    missing, unexpected = backbone.model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(f"{origin}: not a ResNet-18 state dict (missing {missing[:3]}, "
                          f"unexpected {unexpected[:3]})")
@@ -155,17 +175,34 @@ def load_imagenet_weights(predictor: ResNet18Predictor, weights: str | None) -> 
 
 
 @register_backbone
-def resnet18(n_outputs: int, weights: str | None = None) -> ResNet18Predictor:
-    """ResNet-18 weight predictor (PPR10K's choice); ImageNet weights per ``weights``."""
-    predictor = ResNet18Predictor(n_outputs)
-    predictor.weights_origin = load_imagenet_weights(predictor, weights)
-    return predictor
+def resnet18(weights: str | None = None, width: int | None = None,
+             pool: str | None = None) -> ResNet18Backbone:
+    """ResNet-18 encoder (PPR10K's choice); ImageNet weights per ``weights``.
+
+    ``width`` and ``pool`` do not apply (the ResNet always pools globally) and are ignored.
+    """
+    backbone = ResNet18Backbone()
+    backbone.weights_origin = load_imagenet_weights(backbone, weights)
+    return backbone
+
+
+def _untrained(weights: str | None) -> None:
+    if weights not in (None, "none", "auto"):
+        warnings.warn("the tiny backbones have no pretrained weights; ignoring "
+                      "--backbone-weights", stacklevel=3)
 
 
 @register_backbone
-def tiny(n_outputs: int, weights: str | None = None) -> TinyPredictor:
-    """The 5-conv CNN of the 3D-LUT paper, trained from scratch (``weights`` ignored)."""
-    if weights not in (None, "none", "auto"):
-        warnings.warn("the tiny backbone has no pretrained weights; ignoring --backbone-weights",
-                      stacklevel=2)
-    return TinyPredictor(n_outputs)
+def tiny(weights: str | None = None, width: int | None = None,
+         pool: str | None = None) -> TinyBackbone:
+    """The 3D-LUT paper's CNN (``width`` 16, ``pool`` ``map`` by default), from scratch."""
+    _untrained(weights)
+    return TinyBackbone(width or 16, pool or "map")
+
+
+@register_backbone
+def tiny_unpaired(weights: str | None = None, width: int | None = None,
+                  pool: str | None = None) -> TinyBackbone:
+    """The 3D-LUT paper's unpaired classifier CNN: instance norm after block 1 only."""
+    _untrained(weights)
+    return TinyBackbone(width or 16, pool or "map", norm_blocks=1)

@@ -1,41 +1,41 @@
-"""Checkpoints: ours (safetensors + JSON config) and the official PPR10K files.
+"""Checkpoints: ours (safetensors + JSON config), and importing the published ones.
 
 Our format is a directory holding ``model.safetensors`` (the state dict; its metadata also
-carries the config) and ``config.json`` (the :class:`ModelConfig`, plus anything passed as
-``extra``: epoch, validation PSNR, ...). A path ending in ``.safetensors`` is accepted
-too, as a single file whose metadata holds the config.
-
-The official PPR10K release ships two ``.pth`` files per model:
-
-* ``LUTs_*.pth``: ``{"1": {"LUT": (3, D, D, D)}, ..., "N": {...}}``, layout ``lut[c, b, g, r]``;
-* ``classifier_*.pth``: a ResNet-18 state dict under the prefix ``model.`` with
-  ``model.fc`` 512 -> N.
+carries the config) and ``config.json`` (the :class:`ModelConfig` with its ``family``,
+plus anything passed as ``extra``: epoch, validation PSNR, source files...). A path ending
+in ``.safetensors`` is accepted too, as a single file whose metadata holds the config.
+Loading dispatches on the recorded family (:func:`ppr10k.models.registry.create_model`).
+Checkpoints of the first format (``ppr10k-adaptive-lut/1``, before families) still load.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from ppr10k.io import atomic_write
-from ppr10k.models.adaptive_lut import AdaptiveLUT, ModelConfig
+from ppr10k.models.config import ModelConfig
+from ppr10k.models.official import load_checkpoint_file, recognise_family
+from ppr10k.models.registry import create_model, get_family
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
-FORMAT = "ppr10k-adaptive-lut/1"
+FORMAT = "ppr10k-lut-model/2"
+_FORMAT_V1 = "ppr10k-adaptive-lut/1"
 
 
 def _weights_file(path: Path) -> Path:
     return path if path.suffix == ".safetensors" else path / WEIGHTS_NAME
 
 
-def save_model(model: AdaptiveLUT, path: str | os.PathLike,
+def save_model(model: torch.nn.Module, path: str | os.PathLike,
                extra: dict[str, Any] | None = None) -> Path:
     """Save ``model`` to ``path`` (a directory, or a ``.safetensors`` file); atomic per file.
 
@@ -59,62 +59,90 @@ def read_checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
     weights = _weights_file(Path(path))
     if not weights.is_file():
         raise FileNotFoundError(
-            f"no ppr10k model at {path} (expected {weights}); train one with `ppr10k train` "
-            "or convert the official files with `ppr10k import-official`")
-    with safe_open(str(weights), framework="pt") as f:
-        metadata = f.metadata() or {}
-    if "ppr10k" not in metadata:
-        raise ValueError(f"{weights}: not a ppr10k checkpoint (no ppr10k metadata)")
-    return json.loads(metadata["ppr10k"])
+            f"no ppr10k model at {path} (expected {weights}); train one with `ppr10k train`, "
+            "convert a published one with `ppr10k import-official`, or name a zoo model "
+            "(`ppr10k models`)")
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            metadata = f.metadata() or {}
+        info = json.loads(metadata["ppr10k"])
+    except (SafetensorError, OSError, KeyError, ValueError) as error:
+        raise ValueError(f"{weights}: not a readable ppr10k checkpoint "
+                         f"({type(error).__name__})") from None
+    if not isinstance(info, dict) or not isinstance(info.get("model"), dict):
+        raise ValueError(f"{weights}: not a ppr10k checkpoint (no model config)")  # noqa: TRY004
+    return info
 
 
-def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> AdaptiveLUT:
-    """Load a model saved by :func:`save_model`, in eval mode, on ``device``."""
+def _migrate_v1(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """First-format lut3d keys (head inside the backbone) -> today's."""
+    tiny = {"0": "blocks.0.0", "2": "blocks.0.2", "3": "blocks.1.0", "5": "blocks.1.2",
+            "6": "blocks.2.0", "8": "blocks.2.2", "9": "blocks.3.0", "11": "blocks.3.2",
+            "12": "blocks.4.0"}
+    out = {}
+    for key, value in state.items():
+        if key.startswith("backbone.model.fc."):
+            key = "head." + key.removeprefix("backbone.model.fc.")
+        elif key.startswith("backbone.head_conv."):
+            key = "head." + key.removeprefix("backbone.head_conv.")
+            value = value.flatten(1)
+        elif key.startswith("backbone.features."):
+            index, rest = key.removeprefix("backbone.features.").split(".", 1)
+            key = f"backbone.{tiny[index]}.{rest}"
+        out[key] = value
+    return out
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> torch.nn.Module:
+    """Load a model saved by :func:`save_model`, in eval mode, on ``device``.
+
+    The model is built by its family (``config.family``); a shape or key mismatch is a
+    one-line ``ValueError`` naming the file.
+    """
     info = read_checkpoint_info(path)
-    model = AdaptiveLUT(ModelConfig.from_dict(info["model"]), backbone_weights=None)
-    model.load_state_dict(load_file(str(_weights_file(Path(path)))))
+    weights = _weights_file(Path(path))
+    try:
+        config = ModelConfig.from_dict(info["model"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{weights}: bad model config ({error})") from None
+    model = create_model(config, backbone_weights=None)
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as error:
+        raise ValueError(f"{weights}: damaged weights ({type(error).__name__})") from None
+    if info.get("format") == _FORMAT_V1:
+        state = _migrate_v1(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as error:
+        first = str(error).strip().splitlines()[0]
+        raise ValueError(f"{weights}: weights do not fit a {config.family} model "
+                         f"({first})") from None
     return model.to(device).eval()
 
 
-def load_official_luts(path: str | os.PathLike) -> torch.Tensor:
-    """Read an official ``LUTs_*.pth`` into an ``(N, 3, D, D, D)`` tensor (keys 1..N)."""
-    raw = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(raw, dict) or not raw:
-        raise ValueError(f"{path}: expected a dict {{'1': {{'LUT': tensor}}, ...}}")
-    try:
-        keys = sorted(raw, key=int)
-        luts = [raw[k]["LUT"] if isinstance(raw[k], dict) else raw[k] for k in keys]
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: not an official LUT file ({error})") from error
-    stacked = torch.stack([lut.float() for lut in luts])
-    if stacked.ndim != 5 or stacked.shape[1] != 3:
-        raise ValueError(f"{path}: LUTs must be (3, D, D, D), got {tuple(stacked.shape[1:])}")
-    return stacked
+def load_official(paths: Sequence[str | os.PathLike], family: str | None = None,
+                  expert: str | None = None, input_space: str = "srgb") -> torch.nn.Module:
+    """Build a model from published checkpoint files (see :mod:`ppr10k.models.official`).
+
+    Args:
+        paths: the 3D-LUT LUTs and classifier files (either order), or one AdaInt or
+            SepLUT checkpoint.
+        family: the family; default: recognised from the files' keys.
+        expert: the expert the model was trained for, if any (recorded).
+        input_space: ``srgb`` or ``xyz`` (the published XYZ models; not in the files).
+    """
+    loaded = [load_checkpoint_file(p) for p in paths]
+    recognised = recognise_family(loaded, paths)
+    if family is not None and get_family(family).name != recognised:
+        raise ValueError(f"{', '.join(map(str, paths))}: these are {recognised} files, "
+                         f"not {family}")
+    return get_family(recognised).convert(loaded, expert=expert, input_space=input_space)
 
 
-def load_official(luts_path: str | os.PathLike, classifier_path: str | os.PathLike,
-                  expert: str | None = None) -> AdaptiveLUT:
-    """Build an :class:`AdaptiveLUT` from the official PPR10K ``LUTs`` and ``classifier`` files."""
-    luts = load_official_luts(luts_path)
-    state = torch.load(classifier_path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or "model.fc.weight" not in state:
-        raise ValueError(f"{classifier_path}: expected a ResNet-18 state dict with keys "
-                         "'model.conv1.weight', ..., 'model.fc.weight'")
-    n_outputs = state["model.fc.weight"].shape[0]
-    if n_outputs != luts.shape[0]:
-        raise ValueError(f"classifier predicts {n_outputs} weights for {luts.shape[0]} LUTs")
-    config = ModelConfig(n_luts=luts.shape[0], lut_dim=luts.shape[-1], backbone="resnet18",
-                         expert=expert, init="reference")
-    model = AdaptiveLUT(config, backbone_weights=None)
-    with torch.no_grad():
-        model.luts.copy_(luts)
-    model.backbone.load_state_dict(state)
-    return model.eval()
-
-
-def import_official(luts_path: str | os.PathLike, classifier_path: str | os.PathLike,
-                    out: str | os.PathLike, expert: str | None = None) -> Path:
-    """Convert the official files into a ppr10k checkpoint at ``out``."""
-    model = load_official(luts_path, classifier_path, expert=expert)
-    return save_model(model, out, extra={"source": {"luts": str(luts_path),
-                                                    "classifier": str(classifier_path)}})
+def import_official(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
+                    family: str | None = None, expert: str | None = None,
+                    input_space: str = "srgb") -> Path:
+    """Convert published checkpoint files into a ppr10k model folder at ``out``."""
+    model = load_official(paths, family=family, expert=expert, input_space=input_space)
+    return save_model(model, out, extra={"source": [str(p) for p in paths]})

@@ -5,7 +5,7 @@ from ppr10k.retouch.groups import GROUP_MODES, blend_weights, group_photos
 from ppr10k.retouch.pipeline import (
     PhotoResult,
     RetouchReport,
-    apply_lut_any,
+    apply_plan,
     retouch,
     retouch_photo,
 )
@@ -24,7 +24,7 @@ __all__ = [
     "OutputFolderError",
     "PhotoResult",
     "RetouchReport",
-    "apply_lut_any",
+    "apply_plan",
     "area_resize",
     "blend_weights",
     "discover",

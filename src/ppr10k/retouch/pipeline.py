@@ -1,15 +1,16 @@
 """Retouch folders of full-resolution photos and raws with an adaptive-LUT model.
 
 For each photo: decode it (JPEG, PNG, 8/16-bit TIFF, camera raw), reduce a copy to the
-540 px long edge the model was trained on, predict the LUT weights from it, fuse the basis
-LUTs into one LUT, apply that LUT to the full-resolution samples (in place where the
-output depth equals the input's, so an 8K 16-bit photo needs no float copy), and write the
-result with the input's EXIF and ICC profile, atomically. A photo that cannot be read is
-reported by name with the reason and the run goes on.
+long edge the model was trained on (``config.thumbnail``; photos no larger are used as
+they are), let the model's family predict its parameters and turn them into an apply plan
+(optional per-channel curves, then one 3D LUT), apply that plan to the full-resolution
+samples (in place where the output depth equals the input's, so an 8K 16-bit photo needs
+no float copy), and write the result with the input's EXIF and ICC profile, atomically. A
+photo that cannot be read is reported by name with the reason and the run goes on.
 
 With ``group_consistent``, the photos of a group (:mod:`ppr10k.retouch.groups`) share
-their LUT weights: a first pass predicts every photo's weights, a second applies the
-blended weights.
+their parameters: a first pass predicts every photo's parameters, the family averages
+each group's (:meth:`~ppr10k.models.AdaptiveLUT.average`), a second pass applies them.
 """
 
 from __future__ import annotations
@@ -29,14 +30,15 @@ from tqdm.auto import tqdm
 from ppr10k.io.image import SAMPLE_PEAKS
 from ppr10k.io.metadata import read_metadata
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS, Photo, PhotoError, read_photo, write_photo
-from ppr10k.lut import fuse_luts, trilinear
+from ppr10k.lut import apply_curves_and_lut
 from ppr10k.lut.apply import apply_lut
 from ppr10k.models.device import resolve_device
+from ppr10k.models.lut3d import ApplyPlan
 from ppr10k.retouch.discover import Job, discover, plan_outputs
-from ppr10k.retouch.groups import GROUP_MODES, blend_weights, group_photos
+from ppr10k.retouch.groups import GROUP_MODES, group_photos
 from ppr10k.retouch.thumbnail import predictor_input
 
-__all__ = ["PhotoResult", "RetouchReport", "apply_lut_any", "retouch", "retouch_photo"]
+__all__ = ["PhotoResult", "RetouchReport", "apply_plan", "retouch", "retouch_photo"]
 
 _CUDA_TILE_ROWS = 512
 
@@ -93,18 +95,22 @@ def _strip_path(reason: str, path: Path) -> str:
     return reason.removeprefix(f"{path}: ")
 
 
-def apply_lut_any(pixels: np.ndarray, lut: torch.Tensor, out: np.ndarray) -> np.ndarray:
-    """Apply a ``(3, D, D, D)`` LUT to ``pixels`` into ``out``: numba on CPU tensors, the
-    torch :func:`~ppr10k.lut.trilinear` op in row tiles when ``lut`` is on CUDA."""
+def apply_plan(pixels: np.ndarray, plan: ApplyPlan, out: np.ndarray) -> np.ndarray:
+    """Apply one image's plan (curves + ``(3, D, D, D)`` LUT) to ``pixels`` into ``out``:
+    the numba kernel for CPU tensors, the torch op in row tiles when the plan is on CUDA."""
+    lut = plan.lut
     if lut.device.type != "cuda":
-        return apply_lut(pixels, lut, out=out)
+        if plan.curves is None:
+            return apply_lut(pixels, lut, out=out)
+        return apply_lut(pixels, lut, out=out, curves=plan.curves)
+    curves = None if plan.curves is None else (plan.curves[0][None], plan.curves[1][None])
     peak_in = SAMPLE_PEAKS.get(pixels.dtype, 1.0)
     peak_out = SAMPLE_PEAKS[out.dtype] if out.dtype.kind == "u" else None
     for top in range(0, pixels.shape[0], _CUDA_TILE_ROWS):
         rows = slice(top, top + _CUDA_TILE_ROWS)
         tile = torch.from_numpy(np.ascontiguousarray(pixels[rows])).to(lut.device)
         x = (tile.float() / peak_in).permute(2, 0, 1)[None]
-        y = trilinear(lut, x)[0].permute(1, 2, 0)
+        y = apply_curves_and_lut(lut, x, curves)[0].permute(1, 2, 0)
         if peak_out is not None:
             y = torch.round(y.clamp(0.0, 1.0) * peak_out)
             y = y.to(torch.int32 if out.dtype == np.uint16 else torch.uint8)
@@ -112,12 +118,12 @@ def apply_lut_any(pixels: np.ndarray, lut: torch.Tensor, out: np.ndarray) -> np.
     return out
 
 
-def retouch_photo(photo: Photo, lut: torch.Tensor, bits: int) -> np.ndarray:
-    """Apply a fused LUT to a decoded photo at full resolution.
+def retouch_photo(photo: Photo, plan: ApplyPlan, bits: int) -> np.ndarray:
+    """Apply one image's plan to a decoded photo at full resolution.
 
     Args:
         photo: the decoded photo.
-        lut: ``(3, D, D, D)`` fused LUT (CPU: numba kernel; CUDA: torch).
+        plan: curves + ``(3, D, D, D)`` LUT (CPU: numba kernel; CUDA: torch).
         bits: 8 or 16, the output depth.
 
     Returns:
@@ -127,7 +133,7 @@ def retouch_photo(photo: Photo, lut: torch.Tensor, bits: int) -> np.ndarray:
     pixels = photo.pixels
     out = pixels if pixels.dtype == dtype and pixels.flags.writeable else np.empty(
         pixels.shape, dtype)
-    return apply_lut_any(pixels, lut, out)
+    return apply_plan(pixels, plan, out)
 
 
 @dataclass
@@ -140,28 +146,25 @@ class _Context:
     quality: int
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def weights(self, photo: Photo) -> torch.Tensor:
-        """``(1, N)`` LUT weights from the photo's thumbnail."""
-        thumb = predictor_input(photo.pixels, photo.metadata.orientation)
+    def params(self, photo: Photo) -> dict[str, torch.Tensor]:
+        """The model's parameters for the photo (batch of 1), from its thumbnail."""
+        thumb = predictor_input(photo.pixels, photo.metadata.orientation,
+                                self.model.config.thumbnail)
         with self.lock, torch.no_grad():
-            return self.model.predict_weights(thumb.to(self.device)).float()
+            return {k: v.float() for k, v in self.model.predict(thumb.to(self.device)).items()}
 
-    def fused(self, photo: Photo) -> torch.Tensor:
-        thumb = predictor_input(photo.pixels, photo.metadata.orientation)
+    def plan(self, params: dict[str, torch.Tensor]) -> ApplyPlan:
+        """The apply plan of one photo's parameters (batch of 1)."""
         with self.lock, torch.no_grad():
-            return self.model.fused_lut(thumb.to(self.device))[0].float()
-
-    def fuse(self, weights: torch.Tensor) -> torch.Tensor:
-        with self.lock, torch.no_grad():
-            return fuse_luts(self.model.luts, weights.to(self.device))[0].float()
+            return self.model.plan({k: v.to(self.device) for k, v in params.items()})[0]
 
     def output_bits(self, photo: Photo, output: Path) -> int:
         if output.suffix == ".jpg":
             return 8
         return self.bits or photo.bits
 
-    def write(self, photo: Photo, lut: torch.Tensor, output: Path) -> None:
-        result = retouch_photo(photo, lut, self.output_bits(photo, output))
+    def write(self, photo: Photo, plan: ApplyPlan, output: Path) -> None:
+        result = retouch_photo(photo, plan, self.output_bits(photo, output))
         write_photo(output, result, photo.metadata, quality=self.quality)
 
 
@@ -208,7 +211,8 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
 
     Args:
         inputs: files and folders (folders: their photos; ``recursive``: also below).
-        model: an :class:`~ppr10k.models.AdaptiveLUT` or the path of a saved one.
+        model: a model of any family, the path of a saved one (a training run folder
+            means its ``best/``), or a zoo name (:mod:`ppr10k.models.zoo`).
         out_dir: output folder; outputs mirror the inputs' relative paths. It may not be an
             input folder (nor inside one when ``recursive``); outputs never overwrite inputs.
         fmt: ``jpg``, ``png`` or ``tif``; default: the input's format (raws: ``tif``).
@@ -246,8 +250,9 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
     torch_device = resolve_device(device)
     if not isinstance(model, torch.nn.Module):
         from ppr10k.models import load_model
+        from ppr10k.models.zoo import resolve_model
 
-        model = load_model(model, device=torch_device)
+        model = load_model(resolve_model(model), device=torch_device)
     model = model.to(torch_device).eval()
 
     jobs, missing, ignored = discover(inputs, recursive=recursive)
@@ -289,8 +294,8 @@ def _single(job: Job, ctx: _Context, skip_existing: bool) -> PhotoResult:
         return PhotoResult(job.source, job.output, "skipped")
     try:
         photo = read_photo(job.source, ctx.max_pixels)
-        lut = ctx.fused(photo)
-        ctx.write(photo, lut, job.output)
+        params = ctx.params(photo)
+        ctx.write(photo, ctx.plan(params), job.output)
     except Exception as error:  # noqa: BLE001 - one bad photo must not stop a batch
         return _failure(job, error)
     return PhotoResult(job.source, job.output, "done", seconds=time.perf_counter() - t0)
@@ -303,13 +308,13 @@ def _retouch_groups(jobs: list[Job], ctx: _Context, group_by: str, gap: float,
              for job in jobs]
     groups = group_photos([job.source for job in jobs], group_by, times, gap)
     results: dict[int, PhotoResult] = {}
-    weights: dict[int, torch.Tensor] = {}
+    predicted: dict[int, dict[str, torch.Tensor]] = {}
 
-    # pass 1: every member's own weights (members already written count too)
+    # pass 1: every member's own parameters (members already written count too)
     def predict(index: int) -> None:
         try:
             photo = read_photo(jobs[index].source, ctx.max_pixels)
-            weights[index] = ctx.weights(photo)
+            predicted[index] = ctx.params(photo)
         except Exception as error:  # noqa: BLE001 - reported per photo
             results[index] = _failure(jobs[index], error)
 
@@ -317,28 +322,31 @@ def _retouch_groups(jobs: list[Job], ctx: _Context, group_by: str, gap: float,
               desc="analyse", leave=False) as first:
         _run(range(len(jobs)), predict, workers, first)
 
-    # pass 2: blended weights per group, applied at full resolution
-    shared: dict[int, tuple[torch.Tensor, int]] = {}
+    # pass 2: each group's parameters averaged by the family, applied at full resolution
+    shared: dict[int, tuple[dict[str, torch.Tensor], int]] = {}
     for number, group in enumerate(groups):
-        members = [i for i in group if i in weights]
+        members = [i for i in group if i in predicted]
         if not members:
             continue
-        blended = blend_weights(torch.cat([weights[i] for i in members]), strength)
+        stacked = {key: torch.cat([predicted[i][key] for i in members])
+                   for key in predicted[members[0]]}
+        with torch.no_grad():
+            averaged = ctx.model.average(stacked, strength)
         for row, index in enumerate(members):
-            shared[index] = (blended[row:row + 1], number)
+            shared[index] = ({k: v[row:row + 1] for k, v in averaged.items()}, number)
 
     def apply(index: int) -> PhotoResult:
         job = jobs[index]
         if index in results:
             return results[index]
-        w, number = shared[index]
-        flat = [round(float(v), 6) for v in w[0]]
+        params, number = shared[index]
+        flat = [round(float(v), 6) for v in params["weights"][0]]
         if skip_existing and job.output.exists():
             return PhotoResult(job.source, job.output, "skipped", weights=flat, group=number)
         t0 = time.perf_counter()
         try:
             photo = read_photo(job.source, ctx.max_pixels)
-            ctx.write(photo, ctx.fuse(w), job.output)
+            ctx.write(photo, ctx.plan(params), job.output)
         except Exception as error:  # noqa: BLE001 - reported per photo
             return _failure(job, error)
         return PhotoResult(job.source, job.output, "done", seconds=time.perf_counter() - t0,

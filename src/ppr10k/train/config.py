@@ -31,7 +31,10 @@ class TrainConfig:
         backbone_lr: a separate learning rate for the weight predictor (None: ``lr``, as in
             the paper). Short runs learn faster with a high ``lr`` for the LUTs and a low
             one for the backbone, whose 8K-input final layer otherwise swings the weights.
-        lambda_smooth, lambda_mono: regulariser weights (1e-4, 10).
+        lambda_sparse, lambda_smooth, lambda_mono: regulariser weights: mean squared LUT
+            weight, TV and monotonicity of the basis LUTs. ``None`` = the model family's
+            defaults (lut3d: 1e-4 for both sparse and smooth, 10 for mono, spec §4; adaint:
+            1e-4, 0, 10; seplut: 1e-4, 0, 0, as in their papers' PPR10K settings).
         hrp_weight: weight of human pixels (5), others 1, applied to prediction and target.
         glc_weight: weight of the GLC overlap MSE (1).
         crop_size, glc_crop: training crop (448) and GLC crop (336) sides in pixels.
@@ -52,8 +55,9 @@ class TrainConfig:
     lr: float = 1e-4
     backbone_lr: float | None = None
     betas: tuple[float, float] = (0.9, 0.999)
-    lambda_smooth: float = 1e-4
-    lambda_mono: float = 10.0
+    lambda_sparse: float | None = None
+    lambda_smooth: float | None = None
+    lambda_mono: float | None = None
     hrp_weight: float = 5.0
     glc_weight: float = 1.0
     crop_size: int = 448
@@ -77,6 +81,17 @@ class TrainConfig:
         if self.device not in ("auto", "cpu", "cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
 
+    def regularisation(self) -> dict[str, float]:
+        """The regulariser weights ``{"sparse", "smooth", "mono"}`` this run uses."""
+        from ppr10k.models import get_family
+
+        defaults = get_family(self.model.family).regularisation
+        smooth = self.lambda_smooth if self.lambda_smooth is not None else defaults["smooth"]
+        mono = self.lambda_mono if self.lambda_mono is not None else defaults["mono"]
+        sparse = self.lambda_sparse if self.lambda_sparse is not None else defaults["sparse"]
+        return {"sparse": smooth if sparse is None else sparse, "smooth": smooth,
+                "mono": mono}
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["betas"] = list(self.betas)
@@ -95,9 +110,14 @@ class TrainConfig:
         """A copy with ``changes``; keys of ``model`` may be given at the top level."""
         data = self.to_dict()
         model_keys = {f.name for f in dataclasses.fields(ModelConfig)}
+        family = changes.get("family", (changes.get("model") or {}).get("family"))
+        if family is not None:  # another family: its own defaults for the shape
+            data["model"] = self.model.with_family(family).to_dict()
         for key, value in changes.items():
             if key in model_keys and key not in data:
                 data["model"][key] = value
+            elif key == "model" and isinstance(value, dict):
+                data["model"].update(value)
             else:
                 data[key] = value
         return TrainConfig.from_dict(data)

@@ -18,9 +18,9 @@ from tqdm import tqdm
 from ppr10k.data import EvaluationImages, TrainingPairs, index_split
 from ppr10k.evaluate.metrics import psnr
 from ppr10k.io import atomic_write
-from ppr10k.models import AdaptiveLUT, resolve_device, save_model
+from ppr10k.models import create_model, resolve_device, save_model
 from ppr10k.train.config import TrainConfig
-from ppr10k.train.losses import human_region_mse, lut_regularisation, overlap_consistency
+from ppr10k.train.losses import human_region_mse, overlap_consistency
 
 STATE_NAME = "train_state.pt"
 LOG_NAME = "log.jsonl"
@@ -50,13 +50,14 @@ class TrainResult:
         return self.run_dir / "last"
 
 
-def training_step(model: AdaptiveLUT, batch: dict[str, torch.Tensor], config: TrainConfig,
+def training_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], config: TrainConfig,
                   device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
     """The loss of one batch (spec §4) and its parts, for logging.
 
     With GLC pairs (``source2`` in the batch) both crops are predicted in one pass; the
     (HRP-weighted) MSE covers both crops, each against its own target and mask crop, and
-    ``glc_weight`` times the MSE between the two predictions on their overlap is added.
+    ``glc_weight`` times the MSE between the two predictions on their overlap is added,
+    and the model family's regularisers (:meth:`TrainConfig.regularisation` weights).
     """
     source = batch["source"].to(device)
     target = batch["target"].to(device)
@@ -67,9 +68,9 @@ def training_step(model: AdaptiveLUT, batch: dict[str, torch.Tensor], config: Tr
         target = torch.cat([target, batch["target2"].to(device)])
         if mask is not None:
             mask = torch.cat([mask, batch["mask2"].to(device)])
-    prediction, weights = model(source)
+    prediction, params = model(source)
     mse = human_region_mse(prediction, target, mask, human_weight)
-    loss = mse + lut_regularisation(model.luts, weights, config.lambda_smooth, config.lambda_mono)
+    loss = mse + model.regularisation(params, **config.regularisation())
     parts = {"mse": mse.item()}
     if "source2" in batch:
         n = batch["source"].shape[0]
@@ -81,7 +82,7 @@ def training_step(model: AdaptiveLUT, batch: dict[str, torch.Tensor], config: Tr
 
 
 @torch.no_grad()
-def validation_psnr(model: AdaptiveLUT, loader: DataLoader, device: torch.device,
+def validation_psnr(model: torch.nn.Module, loader: DataLoader, device: torch.device,
                     progress: bool = True) -> float:
     """Mean PSNR (dB) over the loader, prediction and target rounded to 8 bits (spec §4)."""
     model.eval()
@@ -100,7 +101,7 @@ def _write_log(run_dir: Path, history: list[dict]) -> None:
         tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
 
 
-def _save_state(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Optimizer,
+def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                 epoch: int, result: TrainResult) -> None:
     state = {
         "model": model.state_dict(),
@@ -115,9 +116,17 @@ def _save_state(path: Path, model: AdaptiveLUT, optimizer: torch.optim.Optimizer
         torch.save(state, tmp)
 
 
+def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict]:
+    """The family's parameter groups with their learning rates: ``lr`` for the LUT tables,
+    ``backbone_lr`` (default ``lr``) for the predictor, each times the family's multiplier."""
+    backbone_lr = config.backbone_lr if config.backbone_lr is not None else config.lr
+    return [{"params": params, "lr": (config.lr if name == "luts" else backbone_lr) * scale}
+            for name, params, scale in model.parameter_groups() if params]
+
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True,
           on_epoch_end: Callable[[int, dict], None] | None = None) -> TrainResult:
-    """Train an image-adaptive 3D-LUT model as configured (spec §4).
+    """Train a model of any registered family as configured (spec §4).
 
     Each epoch trains on the ``train`` split, validates on ``val`` and writes
     ``RUN/last/`` (model + ``train_state.pt``) and, when validation PSNR improves,
@@ -150,18 +159,18 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
     if not train_samples:
         raise ValueError(f"no usable training pairs under {config.data}")
 
-    model = AdaptiveLUT(config.model, backbone_weights=config.backbone_weights).to(device)
+    model = create_model(config.model, backbone_weights=config.backbone_weights).to(device)
     if progress:
         origin = getattr(model.backbone, "weights_origin", "random")
-        print(f"training on {device}: {len(train_samples)} training sources, "
+        m = config.model
+        curves = f", 1D LUTs of {m.curve_dim}" if m.curve_dim else ""
+        print(f"training {m.family} on {device}: {len(train_samples)} training sources, "
               f"{len(val_samples)} validation images, expert {config.expert}; "
-              f"{config.model.backbone} backbone ({origin} start), {config.model.n_luts} LUTs "
-              f"of {config.model.lut_dim}^3; HRP {'on' if config.hrp else 'off'}, "
+              f"{m.backbone} backbone ({origin} start), {m.n_luts} LUTs "
+              f"of {m.lut_dim}^3{curves}; HRP {'on' if config.hrp else 'off'}, "
               f"GLC {'on' if config.glc else 'off'}", file=sys.stderr)
-    backbone_lr = config.backbone_lr if config.backbone_lr is not None else config.lr
-    optimizer = torch.optim.Adam([{"params": [model.luts], "lr": config.lr},
-                                  {"params": model.backbone.parameters(), "lr": backbone_lr}],
-                                 lr=config.lr, betas=config.betas)
+    optimizer = torch.optim.Adam(_parameter_groups(model, config), lr=config.lr,
+                                 betas=config.betas)
     result = TrainResult(run_dir)
     start_epoch = 1
     if resume:

@@ -1,10 +1,9 @@
-"""Training losses of spec §4, built from the LUT regularisers of :mod:`ppr10k.lut`."""
+"""Training losses of spec §4 (the LUT regularisers belong to each model family:
+:meth:`ppr10k.models.AdaptiveLUT.regularisation`)."""
 
 from __future__ import annotations
 
 import torch
-
-from ppr10k.lut import lut_monotonicity, lut_total_variation
 
 
 def human_region_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None,
@@ -47,10 +46,3 @@ def overlap_consistency(first: torch.Tensor, second: torch.Tensor, overlap_first
         total = total + diff.square().sum()
         count += diff.numel()
     return total / count
-
-
-def lut_regularisation(luts: torch.Tensor, weights: torch.Tensor, lambda_smooth: float = 1e-4,
-                       lambda_mono: float = 10.0) -> torch.Tensor:
-    """``lambda_smooth * (mean(w^2) + sum_n TV(LUT_n)) + lambda_mono * sum_n MN(LUT_n)``."""
-    smooth = torch.mean(weights ** 2) + lut_total_variation(luts)
-    return lambda_smooth * smooth + lambda_mono * lut_monotonicity(luts)
