@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ppr10k.data.layout import PhotoKey, Sample
+from ppr10k.data.layout import Sample
 from ppr10k.data.transforms import (
     overlap_in_crops,
     overlapping_crop_pair,
@@ -20,6 +20,7 @@ from ppr10k.data.transforms import (
     resize,
 )
 from ppr10k.io import read_image, read_mask
+from ppr10k.io.names import PhotoKey
 
 
 def _image(path) -> torch.Tensor:
@@ -55,7 +56,7 @@ class TrainingPairs(Dataset):
         self.glc_crop = glc_crop
         versions: dict[PhotoKey, list[int]] = defaultdict(list)
         for i, sample in enumerate(samples):
-            versions[PhotoKey(sample.key.group, sample.key.index)].append(i)
+            versions[sample.key.photo].append(i)
         self._versions = versions
 
     def __len__(self) -> int:
@@ -77,8 +78,7 @@ class TrainingPairs(Dataset):
                                                        [False, False, True], self.crop_size)
             return {"source": source, "target": target, "mask": mask}
 
-        others = [j for j in self._versions[PhotoKey(sample.key.group, sample.key.index)]
-                  if j != i] or [i]
+        others = [j for j in self._versions[sample.key.photo] if j != i] or [i]
         other = self.samples[others[int(torch.randint(len(others), ()))]]
         source2 = _image(other.source)
         size = (self.crop_size, self.crop_size)

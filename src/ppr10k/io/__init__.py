@@ -13,6 +13,7 @@ from ppr10k.io.image import (
     write_image,
 )
 from ppr10k.io.metadata import PhotoMetadata, orient, read_metadata, srgb_icc_profile
+from ppr10k.io.names import PhotoKey, parse_stem, stem_order
 from ppr10k.io.photo import (
     DEFAULT_MAX_PIXELS,
     PHOTO_SUFFIXES,
@@ -34,6 +35,7 @@ __all__ = [
     "SAMPLE_PEAKS",
     "Photo",
     "PhotoError",
+    "PhotoKey",
     "PhotoMetadata",
     "PhotoTooLargeError",
     "RawDecodeError",
@@ -41,6 +43,7 @@ __all__ = [
     "image_to_tensor",
     "is_raw",
     "orient",
+    "parse_stem",
     "probe_photo",
     "read_image",
     "read_image_native",
@@ -50,6 +53,7 @@ __all__ = [
     "read_raw",
     "sniff_format",
     "srgb_icc_profile",
+    "stem_order",
     "tensor_to_image",
     "to_uint",
     "write_image",
