@@ -1,4 +1,4 @@
-"""`ppr10k data check ROOT`: counts and problems of a PPR10K root."""
+"""`ppr10k data check ROOT | pairs:ORIGINALS,EDITED[,MASKS]`: counts and problems."""
 
 from __future__ import annotations
 
@@ -7,19 +7,33 @@ import argparse
 
 def register(subparsers) -> None:
     """Add ``data check``."""
-    p = subparsers.add_parser("check", help="count files and list every problem of a PPR10K root")
-    p.add_argument("root", help="PPR10K root (holding train/ and val/)")
+    p = subparsers.add_parser(
+        "check", help="count files and list every problem of a PPR10K root or a pairs folder")
+    p.add_argument("root", help="PPR10K root (holding train/ and val/), or "
+                                "pairs:ORIGINALS,EDITED[,MASKS] (originals and their edits, "
+                                "matched by file stem)")
     p.add_argument("--expert", choices=("a", "b", "c"), action="append",
-                   help="expert(s) to check (repeatable; default all three)")
+                   help="expert(s) to check (repeatable; default all three; PPR10K only)")
     p.add_argument("--no-sizes", action="store_true", help="skip reading image headers")
+    p.add_argument("--val-share", type=float, default=0.1,
+                   help="pairs: share of the groups held out for validation (default 0.1)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="pairs: seed that picks the validation groups (default 0)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ppr10k.data import EXPERTS, check_dataset
+    from ppr10k.data import EXPERTS, check_dataset, check_pairs, is_pairs_spec
 
-    experts = tuple(args.expert) if args.expert else EXPERTS
-    report = check_dataset(args.root, experts, check_sizes=not args.no_sizes, progress=True)
+    if is_pairs_spec(args.root):
+        if args.expert:
+            raise ValueError("--expert applies to PPR10K roots; a pairs folder has one editor")
+        _, report = check_pairs(args.root, check_sizes=not args.no_sizes,
+                                val_share=args.val_share, seed=args.seed)
+    else:
+        experts = tuple(args.expert) if args.expert else EXPERTS
+        report = check_dataset(args.root, experts, check_sizes=not args.no_sizes,
+                               progress=True)
     width = max(len(k) for k in report.counts) if report.counts else 10
     for folder, count in report.counts.items():
         print(f"{folder:<{width}}  {count:>7}")

@@ -1,7 +1,15 @@
-"""PyTorch datasets over the official layout (spec §1, §4).
+"""PyTorch datasets over samples of the official layout (spec §1, §4) or of a pairs folder.
 
 Items are dicts of float32 tensors in [0, 1]: images ``(3, H, W)``, masks ``(1, H, W)``
 (1 on the human region).
+
+Files are read with :func:`ppr10k.io.read_photo_image`: TIFF, PNG, JPEG and camera raws,
+upright (EXIF orientation applied). Raws are developed at full resolution on every read
+(seconds per photo): fine for a few hundred pairs, otherwise convert them to 16-bit TIFF
+first. When a source and its target differ in size but not in aspect ratio (an edit
+exported at another size), the larger of the two is resized (bilinear, antialiased) to the
+smaller's size, so neither is upsampled; different aspect ratios (a cropped or rotated
+edit) raise a ValueError naming both files. Masks are resized to the result.
 """
 
 from __future__ import annotations
@@ -12,18 +20,34 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ppr10k.data.layout import PhotoKey, Sample
+from ppr10k.data.layout import Sample
 from ppr10k.data.transforms import (
+    common_size,
     overlap_in_crops,
     overlapping_crop_pair,
     random_resized_crop,
     resize,
 )
-from ppr10k.io import read_image, read_mask
+from ppr10k.io import read_mask, read_photo_image
+from ppr10k.io.names import PhotoKey
 
 
 def _image(path) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(read_image(path).transpose(2, 0, 1)))
+    return torch.from_numpy(np.ascontiguousarray(read_photo_image(path).transpose(2, 0, 1)))
+
+
+def _same_size(sample: Sample, source: torch.Tensor,
+               target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source and target at one size: the smaller one's when they differ only by a scale."""
+    if source.shape == target.shape:
+        return source, target
+    (hs, ws), (ht, wt) = source.shape[1:], target.shape[1:]
+    size = common_size((hs, ws), (ht, wt))
+    if size is None:
+        raise ValueError(f"{sample.source} ({hs}x{ws}) and its edit {sample.target} "
+                         f"({ht}x{wt}) differ in aspect ratio (a cropped or rotated edit?): "
+                         "export the edit uncropped, or leave the pair out")
+    return resize(source, size), resize(target, size)
 
 
 def _mask(path, shape: tuple[int, int]) -> torch.Tensor:
@@ -37,7 +61,8 @@ class TrainingPairs(Dataset):
     """Training samples with spec §4 geometry; with ``glc`` each item is a GLC pair.
 
     Args:
-        samples: from :func:`ppr10k.data.layout.index_split` (split ``train``).
+        samples: from :func:`ppr10k.data.layout.index_split` (split ``train``) or
+            :func:`ppr10k.data.pairs.index_training_data`.
         crop_size: side of the square training crops (448).
         glc: also draw a second augmented version of the same photo; both are resized to
             ``crop_size``² and cut at ``glc_crop``² at independent positions whose overlap is
@@ -55,18 +80,14 @@ class TrainingPairs(Dataset):
         self.glc_crop = glc_crop
         versions: dict[PhotoKey, list[int]] = defaultdict(list)
         for i, sample in enumerate(samples):
-            versions[PhotoKey(sample.key.group, sample.key.index)].append(i)
+            versions[sample.key.photo].append(i)
         self._versions = versions
 
     def __len__(self) -> int:
         return len(self.samples)
 
     def _load(self, sample: Sample) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        source = _image(sample.source)
-        target = _image(sample.target)
-        if target.shape != source.shape:
-            raise ValueError(f"{sample.source} and {sample.target} differ in size: "
-                             f"{tuple(source.shape[1:])} vs {tuple(target.shape[1:])}")
+        source, target = _same_size(sample, _image(sample.source), _image(sample.target))
         return source, target, _mask(sample.mask, tuple(source.shape[1:]))
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
@@ -77,10 +98,9 @@ class TrainingPairs(Dataset):
                                                        [False, False, True], self.crop_size)
             return {"source": source, "target": target, "mask": mask}
 
-        others = [j for j in self._versions[PhotoKey(sample.key.group, sample.key.index)]
-                  if j != i] or [i]
+        others = [j for j in self._versions[sample.key.photo] if j != i] or [i]
         other = self.samples[others[int(torch.randint(len(others), ()))]]
-        source2 = _image(other.source)
+        source2 = source if other is sample else _image(other.source)  # pairs: itself
         size = (self.crop_size, self.crop_size)
         flip = bool(torch.rand(()) < 0.5)
         full = [resize(source, size), resize(target, size), resize(mask, size, True),
@@ -110,7 +130,8 @@ class EvaluationImages(Dataset):
 
     def __getitem__(self, i: int) -> dict:
         sample = self.samples[i]
-        item = {"source": _image(sample.source), "stem": sample.key.stem}
+        source = _image(sample.source)
+        item = {"source": source, "stem": sample.key.stem}
         if self.with_target:
-            item["target"] = _image(sample.target)
+            item["source"], item["target"] = _same_size(sample, source, _image(sample.target))
         return item

@@ -9,7 +9,8 @@
     ROOT/val/target_{a,b,c}/G_I.tif
     ROOT/val/masks/G_I.png
 
-``G`` is the group id, ``I`` the photo's index in the group. Every pairing is by the parsed
+``G`` is the group id, ``I`` the photo's index in the group; names are parsed by
+:func:`ppr10k.io.names.parse_stem` (re-exported here with :class:`PhotoKey`). Every pairing is by the parsed
 ``(G, I)``, never by position in a sorted listing, so a missing or extra file is reported
 instead of shifting all following pairs.
 """
@@ -17,13 +18,14 @@ instead of shifting all following pairs.
 from __future__ import annotations
 
 import os
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import tifffile
 from PIL import Image
+
+from ppr10k.io.names import PhotoKey, parse_stem
 
 EXPERTS = ("a", "b", "c")
 SPLITS = ("train", "val")
@@ -33,37 +35,6 @@ SOURCE_SUFFIXES = (".tif", ".tiff")
 TARGET_SUFFIXES = (".tif", ".tiff")
 MASK_SUFFIXES = (".png",)
 FIRST_VAL_GROUP = 1356
-
-_STEM = re.compile(r"^(\d+)_(\d+)(?:_(\d+))?$")
-
-
-@dataclass(frozen=True, order=True)
-class PhotoKey:
-    """A photo of the dataset: group ``G``, index ``I`` and augmented version ``K`` (0 = none)."""
-
-    group: int
-    index: int
-    version: int = 0
-
-    @property
-    def photo_stem(self) -> str:
-        """``G_I``: the stem of the photo's target and mask."""
-        return f"{self.group}_{self.index}"
-
-    @property
-    def stem(self) -> str:
-        """``G_I`` or ``G_I_K``: the stem of this source file."""
-        return self.photo_stem if self.version == 0 else f"{self.photo_stem}_{self.version}"
-
-
-def parse_stem(stem: str) -> PhotoKey | None:
-    """``"12_3"`` -> PhotoKey(12, 3, 0); ``"12_3_4"`` -> PhotoKey(12, 3, 4); else None."""
-    match = _STEM.match(stem)
-    if not match:
-        return None
-    group, index, version = match.groups()
-    return PhotoKey(int(group), int(index), int(version) if version else 0)
-
 
 @dataclass(frozen=True)
 class Sample:
@@ -108,10 +79,11 @@ def _keyed(files: dict[str, Path], problems: list[DatasetProblem],
            allow_versions: bool) -> dict[PhotoKey, Path]:
     keyed: dict[PhotoKey, Path] = {}
     for stem, path in files.items():
-        key = parse_stem(stem)
-        if key is None or (key.version and not allow_versions):
+        key = parse_stem(stem, versions=allow_versions)
+        if key is None:
             problems.append(DatasetProblem("stray-name", path, "expected G_I" +
-                                           ("[_K]" if allow_versions else "")))
+                                           ("[_K]" if allow_versions else "") +
+                                           " (numbers without leading zeros)"))
             continue
         keyed[key] = path
     return keyed
@@ -158,7 +130,7 @@ def index_split(root: str | os.PathLike, split: str, expert: str = "a",
 
     samples: list[Sample] = []
     for key in sorted(sources):
-        photo = PhotoKey(key.group, key.index)
+        photo = key.photo
         target = targets.get(photo)
         mask = masks.get(photo)
         if target is None:
@@ -170,7 +142,7 @@ def index_split(root: str | os.PathLike, split: str, expert: str = "a",
                                            f"for source {sources[key].name}"))
             continue
         samples.append(Sample(key, sources[key], target, mask))
-    photos_with_source = {PhotoKey(k.group, k.index) for k in sources}
+    photos_with_source = {k.photo for k in sources}
     for photo in sorted(set(targets) - photos_with_source):
         problems.append(DatasetProblem("missing-source", targets[photo],
                                        "target without a source"))

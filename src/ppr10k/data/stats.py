@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ppr10k.io.names import parse_stem
+
 XMP_FOLDERS = ("xmp_source", "xmp_target_a", "xmp_target_b", "xmp_target_c")
 RAW_FOLDER = "raw"
-_STEM = re.compile(r"(\d+)_(\d+)")
 _DATE_PROPERTIES = (
     ("http://ns.adobe.com/exif/1.0/", "DateTimeOriginal"),
     ("http://ns.adobe.com/xap/1.0/", "CreateDate"),
@@ -43,7 +44,7 @@ def _stems(folder: Path, xmp: bool) -> dict[str, Path]:
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or not path.is_file():
             continue
-        if (path.suffix.lower() == ".xmp") == xmp and _STEM.fullmatch(path.stem):
+        if (path.suffix.lower() == ".xmp") == xmp and parse_stem(path.stem, versions=False):
             found[path.stem] = path
     return found
 
@@ -231,7 +232,7 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
         plt.close(figure)
         stats["plots"].append(str(path.relative_to(plots_dir)))
 
-    groups = Counter(int(stem.split("_")[0]) for stem in stems)
+    groups = Counter(parse_stem(stem).group for stem in stems)
     sizes = Counter(groups.values())
     stats["groups"] = {"groups": len(groups), "photos": len(stems),
                        "photos_per_group": {str(k): sizes[k] for k in sorted(sizes)}}

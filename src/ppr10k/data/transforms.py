@@ -21,6 +21,27 @@ def _randint(high_inclusive: int) -> int:
     return int(torch.randint(0, high_inclusive + 1, ()))
 
 
+def common_size(a: tuple[int, int], b: tuple[int, int],
+                tolerance: float = 1.0) -> tuple[int, int] | None:
+    """The size two images of one photo share: the smaller of ``a`` and ``b`` (height, width)
+    when one is a scaled copy of the other, else None (different aspect ratios: a crop or a
+    rotation, which no resize can align).
+
+    Each side of the smaller size may be ``tolerance`` pixels off the exact scale (exports
+    round their sizes: 6000x4000 at a long edge of 2048 is 2048x1365).
+
+    Example:
+        >>> common_size((4000, 6000), (1365, 2048)), common_size((4000, 6000), (4000, 4000))
+        ((1365, 2048), None)
+    """
+    (h1, w1), (h2, w2) = sorted([tuple(a), tuple(b)], key=lambda s: s[0] * s[1])
+    if min(h1, w1, h2, w2) <= 0:
+        return None
+    if abs(h1 - h2 * w1 / w2) > tolerance or abs(w1 - w2 * h1 / h2) > tolerance:
+        return None
+    return h1, w1
+
+
 def resize(tensor: torch.Tensor, size: tuple[int, int], is_mask: bool = False) -> torch.Tensor:
     """Resize ``(C, H, W)`` to ``size`` = (height, width)."""
     if tuple(tensor.shape[-2:]) == tuple(size):

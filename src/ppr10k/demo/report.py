@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ppr10k.io import atomic_write, read_image
+from ppr10k.io.names import parse_stem
 
 if TYPE_CHECKING:  # pragma: no cover
     from ppr10k.demo.pipeline import DemoResult
@@ -154,11 +155,11 @@ def _grid(data_root: Path, pred_dirs: dict[str, Path], expert: str, out_dir: Pat
     files = out_dir / FILES / "grid"
     glc = {key: {row["group"]: row["glc"] for row in rows} for key, rows in groups.items()}
     parts = []
-    sources = sorted((data_root / "val" / "source").glob("*.tif"),
-                     key=lambda p: tuple(int(v) for v in p.stem.split("_")))
+    keyed = sorted((key, path) for path in (data_root / "val" / "source").glob("*.tif")
+                   if (key := parse_stem(path.stem)) is not None)
     by_group: dict[str, list[Path]] = {}
-    for path in sources:
-        by_group.setdefault(path.stem.split("_")[0], []).append(path)
+    for key, path in keyed:
+        by_group.setdefault(str(key.group), []).append(path)
     columns = [("source", "before (source)"), ("model", "after (model)"),
                ("group", "after (group-consistent)"), ("expert", f"expert {expert}")]
     for group, paths in by_group.items():

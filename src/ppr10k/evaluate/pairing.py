@@ -10,13 +10,17 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ppr10k.io.names import parse_stem
+
 #: File types accepted for predictions, targets and masks.
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 
 
 def group_of(stem: str) -> str:
-    """Group id of a stem: the part before the first underscore (``"1356_3"`` -> ``"1356"``)."""
-    return stem.split("_", 1)[0]
+    """Group id of a stem: ``G`` of a PPR10K name (``"1356_3"`` -> ``"1356"``), else the part
+    before the first underscore (``"shoot_7"`` -> ``"shoot"``)."""
+    key = parse_stem(stem)
+    return str(key.group) if key is not None else stem.split("_", 1)[0]
 
 
 def stem_sort_key(stem: str) -> tuple:

@@ -19,8 +19,8 @@ import tifffile
 from PIL import Image
 
 from ppr10k.io.decode import SUFFIX_KINDS, PhotoError, PhotoTooLargeError, decode_pixels
-from ppr10k.io.image import write_image
-from ppr10k.io.metadata import PhotoMetadata, read_metadata, srgb_icc_profile
+from ppr10k.io.image import to_float, write_image
+from ppr10k.io.metadata import PhotoMetadata, orient, read_metadata, srgb_icc_profile
 from ppr10k.io.raw import RAW_SUFFIXES, RawDecodeError, is_raw, raw_size
 
 __all__ = [
@@ -29,8 +29,10 @@ __all__ = [
     "Photo",
     "PhotoError",
     "PhotoTooLargeError",
+    "photo_size",
     "probe_photo",
     "read_photo",
+    "read_photo_image",
     "sniff_format",
     "write_photo",
 ]
@@ -205,6 +207,34 @@ def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
         raise PhotoError(f"{path}: cannot decode {kind.upper()}: {reason}") from None
     meta = read_metadata(path, kind) if metadata else PhotoMetadata()
     return Photo(pixels=pixels, metadata=meta, kind=kind, path=path)
+
+
+def read_photo_image(path: str | os.PathLike,
+                     max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A photo as it is displayed: float32 RGB in [0, 1], ``(H, W, 3)``, upright.
+
+    Reads what :func:`read_photo` reads (JPEG, PNG, 8/16-bit TIFF, camera raws) and applies
+    the EXIF orientation, so a camera JPEG stored sideways comes out as its upright export
+    does. Raws are developed by LibRaw at full resolution: seconds per photo.
+
+    Raises:
+        FileNotFoundError, PhotoError: as :func:`read_photo`, naming the file.
+    """
+    photo = read_photo(path, max_pixels)
+    return to_float(np.ascontiguousarray(orient(photo.pixels, photo.metadata.orientation)))
+
+
+def photo_size(path: str | os.PathLike,
+               max_pixels: int | None = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """``(height, width)`` of a photo as displayed (EXIF orientation applied), from headers.
+
+    Raises:
+        FileNotFoundError, PhotoError: as :func:`probe_photo`.
+    """
+    kind, width, height = probe_photo(path, max_pixels)
+    if kind != "raw" and read_metadata(path, kind).orientation in (5, 6, 7, 8):
+        width, height = height, width  # stored sideways, displayed rotated by 90 degrees
+    return height, width
 
 
 def write_photo(path: str | os.PathLike, pixels: np.ndarray, metadata: PhotoMetadata | None,

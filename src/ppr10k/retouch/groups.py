@@ -18,17 +18,18 @@ a*, b* across a group) penalises.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 
+from ppr10k.io.names import STEM_PATTERN, parse_stem
+
 __all__ = ["GROUP_MODES", "PPR10K_STEM", "blend_weights", "group_photos"]
 
 GROUP_MODES = ("auto", "prefix", "folder", "time")
 #: PPR10K file stems: ``G_I`` or ``G_I_K``.
-PPR10K_STEM = re.compile(r"^(\d+)_(\d+)(?:_(\d+))?$")
+PPR10K_STEM = STEM_PATTERN
 
 
 def blend_weights(weights: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
@@ -87,9 +88,9 @@ def group_photos(paths: Sequence[Path], mode: str = "auto",
     for index, path in enumerate(paths):
         path = Path(path)
         folder = path.parent
-        match = PPR10K_STEM.match(path.stem)
-        if mode in ("prefix", "auto") and match:
-            keyed.setdefault((folder, "G", int(match.group(1))), []).append(index)
+        key = parse_stem(path.stem)
+        if mode in ("prefix", "auto") and key:
+            keyed.setdefault((folder, "G", key.group), []).append(index)
         elif mode in ("time", "auto") and times[index] is not None:
             timed.setdefault(folder, []).append((index, times[index]))
         else:

@@ -20,13 +20,13 @@ import csv
 import io
 import json
 import os
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ppr10k.io.names import PhotoKey, parse_stem
 from ppr10k.xmp.augment import (
     SCHEME1_OFFSETS,
     SCHEME2_OFFSETS,
@@ -37,7 +37,6 @@ from ppr10k.xmp.document import XmpError, read_xmp
 from ppr10k.xmp.settings import camera_raw_settings
 from ppr10k.xmp.write import set_settings, write_bytes_atomic, write_xmp
 
-_STEM = re.compile(r"(\d+)_(\d+)")
 RAW_MODES = ("link", "symlink", "copy")
 
 
@@ -101,17 +100,17 @@ class AugmentReport:
 def _sidecars(folder: Path) -> dict[tuple[int, int], Path]:
     found = {}
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() == ".xmp" and (match := _STEM.fullmatch(path.stem)):
-            found[(int(match.group(1)), int(match.group(2)))] = path
+        if path.suffix.lower() == ".xmp" and (key := parse_stem(path.stem, versions=False)):
+            found[(key.group, key.index)] = path
     return found
 
 
 def _raws(folder: Path) -> dict[tuple[int, int], list[Path]]:
     found: dict[tuple[int, int], list[Path]] = {}
     for path in sorted(folder.iterdir()):
-        match = _STEM.fullmatch(path.stem)
-        if match and path.is_file() and path.suffix.lower() != ".xmp":
-            found.setdefault((int(match.group(1)), int(match.group(2))), []).append(path)
+        key = parse_stem(path.stem, versions=False)
+        if key and path.is_file() and path.suffix.lower() != ".xmp":
+            found.setdefault((key.group, key.index), []).append(path)
     return found
 
 
@@ -199,7 +198,7 @@ def augment_folder(source_dir: str | os.PathLike, out_dir: str | os.PathLike,
 
         items = tqdm(items, desc=f"augment (scheme {scheme})", unit="photo")
     for (group, index), path in items:
-        stem = f"{group}_{index}"
+        stem = PhotoKey(group, index).stem
         try:
             _augment_one(report, stem, (group, index), path, out_dir, versions, seed,
                          targets, target_out, raws, raw_mode, scheme)
@@ -228,7 +227,7 @@ def _augment_one(report, stem, key, path, out_dir, versions, seed, targets, targ
         raw_paths = []
     for version in range(1, versions + 1):
         rng = np.random.default_rng((seed, scheme, *key, version))
-        name = f"{stem}_{version}"
+        name = PhotoKey(*key, version).stem
         if scheme == 1:
             result = perturb_source(source, rng, SCHEME1_OFFSETS)
             new_source, offsets, clipped = result.settings, result.offsets, result.clipped
