@@ -9,6 +9,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_MODELS = REPO.parent / "shared" / "models"
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +18,14 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real test data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """The published checkpoints and golden outputs (see its MANIFEST.md)."""
+    if not SHARED_MODELS.is_dir():
+        pytest.skip(f"published checkpoints not found at {SHARED_MODELS}")
+    return SHARED_MODELS
 
 
 @pytest.fixture

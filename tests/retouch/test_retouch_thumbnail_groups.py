@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from ppr10k.models import blend
 from ppr10k.retouch import (
     area_resize,
-    blend_weights,
     group_photos,
     predictor_input,
     thumbnail_size,
@@ -57,14 +57,17 @@ def test_thumbnail_size_and_orientation(rng):
     torch.testing.assert_close(turned[0], torch.rot90(upright[0], -1, dims=(1, 2)))
 
 
-def test_blend_weights():
+def test_blend_pulls_every_parameter_to_the_group_mean():
     w = torch.tensor([[1.0, 0.0, 2.0], [3.0, 2.0, 0.0]])
-    torch.testing.assert_close(blend_weights(w, 0.0), w)
-    same = blend_weights(w, 1.0)
-    torch.testing.assert_close(same, torch.tensor([[2.0, 1.0, 1.0], [2.0, 1.0, 1.0]]))
-    torch.testing.assert_close(blend_weights(w, 0.25)[0], torch.tensor([1.25, 0.25, 1.75]))
+    v = torch.tensor([[[0.0, 0.2, 1.0]], [[0.0, 0.6, 1.0]]])
+    torch.testing.assert_close(blend({"weights": w}, 0.0)["weights"], w)
+    same = blend({"weights": w, "vertices": v}, 1.0)
+    torch.testing.assert_close(same["weights"], torch.tensor([[2.0, 1.0, 1.0], [2.0, 1.0, 1.0]]))
+    torch.testing.assert_close(same["vertices"][1, 0], torch.tensor([0.0, 0.4, 1.0]))
+    torch.testing.assert_close(blend({"weights": w}, 0.25)["weights"][0],
+                               torch.tensor([1.25, 0.25, 1.75]))
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
-        blend_weights(w, 1.5)
+        blend({"weights": w}, 1.5)
 
 
 def test_group_by_prefix_folder_and_time():

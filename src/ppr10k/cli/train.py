@@ -44,7 +44,9 @@ def register(subparsers) -> None:
     p.add_argument("--family", choices=sorted(FAMILIES),
                    help="model family (default lut3d): " + "; ".join(
                        f"{f.name}: {f.summary}" for f in FAMILIES.values()))
-    p.add_argument("--data", help="PPR10K root holding train/ and val/")
+    p.add_argument("--data", help="PPR10K root holding train/ and val/, or "
+                   "pairs:ORIGINALS,EDITED[,MASKS]: a photographer's originals and edited "
+                   "exports matched by file name (a validation share of shoots is held out)")
     p.add_argument("--expert", choices=("a", "b", "c"), help="target expert (default a)")
     p.add_argument("--out", help="run folder (default runs/ppr10k)")
     p.add_argument("--hrp", action=argparse.BooleanOptionalAction, default=None,

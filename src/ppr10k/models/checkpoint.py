@@ -85,7 +85,7 @@ def _migrate_v1(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             key = "head." + key.removeprefix("backbone.model.fc.")
         elif key.startswith("backbone.head_conv."):
             key = "head." + key.removeprefix("backbone.head_conv.")
-            value = value.flatten(1)
+            value = value.flatten(1) if value.ndim == 4 else value
         elif key.startswith("backbone.features."):
             index, rest = key.removeprefix("backbone.features.").split(".", 1)
             key = f"backbone.{tiny[index]}.{rest}"

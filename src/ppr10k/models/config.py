@@ -31,7 +31,7 @@ class ModelConfig:
             [0, 1]) or ``xyz`` (linear CIE XYZ in [0, 1], channels in (Z, Y, X) order, as the
             published FiveK XYZ models read their 16-bit PNGs with OpenCV).
         thumbnail: long edge in pixels of the photos the model was trained on (PPR10K's 360p
-            release: 540; MIT-Adobe FiveK 480p: 480). Larger photos are reduced to it by
+            release: 540; MIT-Adobe FiveK 480p: about 720). Larger photos are reduced to it by
             area averaging before the encoder sees them.
     """
 

@@ -1,7 +1,7 @@
 """Full-resolution, group-consistent retouching of photos and raws (``ppr10k retouch``)."""
 
 from ppr10k.retouch.discover import FORMATS, Job, OutputFolderError, discover, plan_outputs
-from ppr10k.retouch.groups import GROUP_MODES, blend_weights, group_photos
+from ppr10k.retouch.groups import GROUP_MODES, group_photos
 from ppr10k.retouch.pipeline import (
     PhotoResult,
     RetouchReport,
@@ -26,7 +26,6 @@ __all__ = [
     "RetouchReport",
     "apply_plan",
     "area_resize",
-    "blend_weights",
     "discover",
     "group_photos",
     "plan_outputs",

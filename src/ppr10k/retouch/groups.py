@@ -1,13 +1,14 @@
-"""Groups of photos that must look alike, and the shared LUT weights that make them so.
+"""Groups of photos that must look alike.
 
 A group is one shoot: PPR10K names its photos ``G_I`` (group ``G``, photo ``I``) and
 ``G_I_K`` (augmented renders); a studio keeps a shoot in one folder, or shoots several
-sets in a row, which EXIF capture times separate. Within a group, each photo's predicted
-LUT weights are pulled toward the group mean,
+sets in a row, which EXIF capture times separate. Within a group, the model's family pulls
+each photo's predicted parameters (LUT weights, lattice vertices, 1D LUTs) toward the
+group mean (:meth:`ppr10k.models.AdaptiveLUT.average`),
 
-    w_i' = (1 - s) w_i + s mean_j(w_j),     s in [0, 1],
+    p_i' = (1 - s) p_i + s mean_j(p_j),     s in [0, 1],
 
-and the fused LUT ``sum_n w_i'[n] LUT_n`` is applied. ``s = 1`` gives every photo of the
+and the resulting curves and fused LUT are applied. ``s = 1`` gives every photo of the
 group the same LUT (the same colour and tone treatment), ``s = 0`` leaves each photo its
 own. Because the LUT is global and the weights enter linearly, a shared LUT cannot make
 differently lit photos identical, but it removes the photo-to-photo swings of the
@@ -21,30 +22,13 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from ppr10k.io.names import STEM_PATTERN, parse_stem
 
-__all__ = ["GROUP_MODES", "PPR10K_STEM", "blend_weights", "group_photos"]
+__all__ = ["GROUP_MODES", "PPR10K_STEM", "group_photos"]
 
 GROUP_MODES = ("auto", "prefix", "folder", "time")
 #: PPR10K file stems: ``G_I`` or ``G_I_K``.
 PPR10K_STEM = STEM_PATTERN
-
-
-def blend_weights(weights: torch.Tensor, strength: float = 1.0) -> torch.Tensor:
-    """Pull each row of ``(B, N)`` weights toward their mean: ``(1 - s) w + s mean(w)``.
-
-    Example:
-        >>> blend_weights(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), 0.5).tolist()
-        [[0.75, 0.25], [0.25, 0.75]]
-    """
-    if not 0.0 <= strength <= 1.0:
-        raise ValueError(f"group strength must be in [0, 1], got {strength}")
-    if weights.ndim != 2:
-        raise ValueError(f"weights must be (B, N), got {tuple(weights.shape)}")
-    mean = weights.mean(dim=0, keepdim=True)
-    return (1.0 - strength) * weights + strength * mean
 
 
 def _time_groups(items: list[tuple[int, dt.datetime]], gap_s: float) -> list[list[int]]:

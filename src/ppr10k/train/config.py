@@ -22,7 +22,8 @@ class TrainConfig:
     """Everything that defines a training run.
 
     Attributes:
-        data: PPR10K root (holding ``train/`` and ``val/``).
+        data: PPR10K root (holding ``train/`` and ``val/``), or
+            ``pairs:ORIGINALS,EDITED[,MASKS]`` (:mod:`ppr10k.data.pairs`).
         out: run folder (checkpoints ``last/`` and ``best/``, ``log.jsonl``, ``config.json``).
         expert: target expert, ``a``, ``b`` or ``c``.
         hrp: human-region priority loss (human pixels weighted ``hrp_weight``).

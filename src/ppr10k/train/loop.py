@@ -15,7 +15,8 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ppr10k.data import EvaluationImages, TrainingPairs, index_split
+from ppr10k.data import EvaluationImages, TrainingPairs
+from ppr10k.data.pairs import index_training_data, is_pairs_spec
 from ppr10k.evaluate.metrics import psnr
 from ppr10k.io import atomic_write
 from ppr10k.models import create_model, resolve_device, save_model
@@ -149,8 +150,10 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
     device = resolve_device(config.device)
     seed_everything(config.seed)
 
-    train_samples, problems = index_split(config.data, "train", config.expert, config.hrp)
-    val_samples, val_problems = index_split(config.data, "val", config.expert, False)
+    train_samples, problems = index_training_data(config.data, "train", config.expert,
+                                                  config.hrp, seed=config.seed)
+    val_samples, val_problems = index_training_data(config.data, "val", config.expert, False,
+                                                    seed=config.seed)
     for problem in (problems + val_problems)[:10]:
         print(f"warning: {problem}", file=sys.stderr)
     if len(problems + val_problems) > 10:
@@ -164,10 +167,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         origin = getattr(model.backbone, "weights_origin", "random")
         m = config.model
         curves = f", 1D LUTs of {m.curve_dim}" if m.curve_dim else ""
+        pairs = is_pairs_spec(config.data)
+        masked = any(sample.mask is not None for sample in train_samples)
+        hrp = "on" if config.hrp and masked else ("off (no masks)" if config.hrp else "off")
+        target = "the edited photos" if pairs else f"expert {config.expert}"
         print(f"training {m.family} on {device}: {len(train_samples)} training sources, "
-              f"{len(val_samples)} validation images, expert {config.expert}; "
+              f"{len(val_samples)} validation images, target {target}; "
               f"{m.backbone} backbone ({origin} start), {m.n_luts} LUTs "
-              f"of {m.lut_dim}^3{curves}; HRP {'on' if config.hrp else 'off'}, "
+              f"of {m.lut_dim}^3{curves}; HRP {hrp}, "
               f"GLC {'on' if config.glc else 'off'}", file=sys.stderr)
     optimizer = torch.optim.Adam(_parameter_groups(model, config), lr=config.lr,
                                  betas=config.betas)

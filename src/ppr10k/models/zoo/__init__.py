@@ -50,6 +50,9 @@ class ZooEntry:
         files: the checkpoint files in that repository (``shared/models`` layout).
         licence: SPDX identifier, and the licence file in this folder.
         note: what to know when using it.
+        thumbnail: long edge of the training photos (FiveK "480p": 480 px on the short
+            side, about 720 on the long side of a 3:2 photo); photos no larger go to the
+            encoder as they are, exactly as in the authors' test code.
     """
 
     name: str
@@ -60,7 +63,7 @@ class ZooEntry:
     trained_on: str = _FIVEK
     licence: str = "Apache-2.0"
     note: str = ""
-    thumbnail: int = 480
+    thumbnail: int = 720
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
