@@ -103,10 +103,12 @@ def test_retouch_reproduces_the_goldens_through_the_cli(tmp_path, shared_models,
 
 
 def test_shipped_zoo_equals_a_fresh_conversion(shared_models):
-    for name, (files, zoo_name) in GOLDEN_MODELS.items():
-        fresh = load_official([shared_models / f for f in files])
-        shipped = load_model(ZOO[zoo_name].path)
-        assert shipped.config.family == fresh.config.family, name
+    assert {zoo for _, zoo in GOLDEN_MODELS.values()} <= set(ZOO)
+    for name, entry in ZOO.items():
+        fresh = load_official([shared_models / f for f in entry.files])
+        shipped = load_model(entry.path)
+        assert shipped.config.family == fresh.config.family == entry.family, name
+        assert shipped.config.input_space == entry.input_space, name
         fresh_state, shipped_state = fresh.state_dict(), shipped.state_dict()
         assert fresh_state.keys() == shipped_state.keys()
         for key in fresh_state:

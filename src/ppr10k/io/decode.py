@@ -34,12 +34,15 @@ def kind_from_suffix(path: Path) -> str:
     raise PhotoError(f"{path}: unsupported format {suffix or '(no suffix)'!r}")
 
 
-def decode_pixels(path: str | os.PathLike, kind: str | None = None) -> np.ndarray:
+def decode_pixels(path: str | os.PathLike, kind: str | None = None,
+                  raw_space: str = "srgb") -> np.ndarray:
     """Decode an image file's samples, as stored: ``(H, W, 3)`` uint8, uint16 or float32.
 
     Args:
         path: a JPEG, PNG, TIFF or camera raw file.
         kind: ``jpeg``, ``png``, ``tiff`` or ``raw``; default: from the suffix.
+        raw_space: what raws are developed into: ``srgb`` or linear ``xyz``
+            (:func:`ppr10k.io.raw.read_raw`).
 
     Grey images are repeated to RGB and alpha is dropped; 16-bit PNG and TIFF stay 16-bit,
     float TIFFs are clipped to [0, 1], raws are developed to 16-bit sRGB (LibRaw).
@@ -52,7 +55,7 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None) -> np.ndarra
     if kind == "raw":
         from ppr10k.io.raw import read_raw
 
-        return read_raw(path)
+        return read_raw(path, space=raw_space)
     if kind == "tiff":
         return _decode_tiff(path)
     if kind == "png" and _png_depth(path) == 16:

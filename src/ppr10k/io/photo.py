@@ -176,13 +176,14 @@ def _header_size(path: Path, kind: str) -> tuple[int, int]:
 
 
 def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               metadata: bool = True) -> Photo:
+               metadata: bool = True, raw_space: str = "srgb") -> Photo:
     """Read a JPEG, PNG, 8/16-bit TIFF or camera raw with its metadata.
 
     Args:
         path: the photo.
         max_pixels: refuse images larger than this (None: no limit).
         metadata: read EXIF/ICC/capture time too.
+        raw_space: ``srgb`` (default) or ``xyz``: what raws are developed into.
 
     Returns:
         The :class:`Photo`; raws are developed to 16-bit sRGB (:func:`ppr10k.io.raw.read_raw`).
@@ -194,7 +195,7 @@ def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     path = Path(path)
     kind, _, _ = probe_photo(path, max_pixels)
     try:
-        pixels = decode_pixels(path, kind)
+        pixels = decode_pixels(path, kind, raw_space=raw_space)
     except PhotoError:
         raise
     except RawDecodeError as error:

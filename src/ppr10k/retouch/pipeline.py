@@ -15,6 +15,7 @@ each group's (:meth:`~ppr10k.models.AdaptiveLUT.average`), a second pass applies
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -145,6 +146,24 @@ class _Context:
     max_pixels: int | None
     quality: int
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def read(self, path: Path) -> Photo:
+        """Decode a photo into the numbers the model takes (``config.input_space``).
+
+        sRGB models take every format. XYZ models (the published FiveK XYZ ones) take camera
+        raws only, developed by LibRaw to 16-bit linear XYZ, channels in (Z, Y, X) order as
+        those models read their training PNGs; their output is sRGB.
+        """
+        space = self.model.config.input_space
+        photo = read_photo(path, self.max_pixels, raw_space=space)
+        if space == "xyz":
+            if photo.kind != "raw":
+                raise PhotoError(f"{path}: an XYZ model takes camera raws only (developed to "
+                                 f"linear XYZ); use an sRGB model for {photo.kind.upper()} "
+                                 "files")
+            photo = dataclasses.replace(
+                photo, pixels=np.ascontiguousarray(photo.pixels[..., ::-1]))
+        return photo
 
     def params(self, photo: Photo) -> dict[str, torch.Tensor]:
         """The model's parameters for the photo (batch of 1), from its thumbnail."""
@@ -293,7 +312,7 @@ def _single(job: Job, ctx: _Context, skip_existing: bool) -> PhotoResult:
     if skip_existing and job.output.exists():
         return PhotoResult(job.source, job.output, "skipped")
     try:
-        photo = read_photo(job.source, ctx.max_pixels)
+        photo = ctx.read(job.source)
         params = ctx.params(photo)
         ctx.write(photo, ctx.plan(params), job.output)
     except Exception as error:  # noqa: BLE001 - one bad photo must not stop a batch
@@ -313,7 +332,7 @@ def _retouch_groups(jobs: list[Job], ctx: _Context, group_by: str, gap: float,
     # pass 1: every member's own parameters (members already written count too)
     def predict(index: int) -> None:
         try:
-            photo = read_photo(jobs[index].source, ctx.max_pixels)
+            photo = ctx.read(jobs[index].source)
             predicted[index] = ctx.params(photo)
         except Exception as error:  # noqa: BLE001 - reported per photo
             results[index] = _failure(jobs[index], error)
@@ -345,7 +364,7 @@ def _retouch_groups(jobs: list[Job], ctx: _Context, group_by: str, gap: float,
             return PhotoResult(job.source, job.output, "skipped", weights=flat, group=number)
         t0 = time.perf_counter()
         try:
-            photo = read_photo(job.source, ctx.max_pixels)
+            photo = ctx.read(job.source)
             ctx.write(photo, ctx.plan(params), job.output)
         except Exception as error:  # noqa: BLE001 - reported per photo
             return _failure(job, error)

@@ -27,6 +27,9 @@ ZOO_DIR = Path(__file__).resolve().parent
 SCORES_FILE = ZOO_DIR / "scores.json"
 
 _FIVEK = "MIT-Adobe FiveK 480p, expert C (paired)"
+_FIVEK_XYZ = "MIT-Adobe FiveK 480p 16-bit linear XYZ (Lightroom) -> expert C sRGB"
+_XYZ_NOTE = ("camera raws only: LibRaw develops them to linear XYZ, not the Lightroom export "
+             "the model was trained on, so colours differ from the paper's")
 _REPOS = {
     "3dlut": ("HuiZeng/Image-Adaptive-3DLUT", "b491f6df64a588864739a157db271e5c848e1805",
               "LICENSE-Image-Adaptive-3DLUT"),
@@ -98,6 +101,17 @@ ZOO: dict[str, ZooEntry] = {e.name: e for e in (
     ZooEntry("seplut-fivek-srgb-m8-33", "seplut", "seplut",
              ("seplut/SepLUT-FiveK-sRGB-M8#3D33#1D33.pth",),
              note="M8#3D33#1D33: 1D LUTs of 33, 3D LUT of 33^3"),
+    ZooEntry("lut3d-fivek-xyz", "lut3d", "3dlut",
+             ("lut3d_tpami/XYZ_LUTs.pth", "lut3d_tpami/XYZ_classifier.pth"),
+             input_space="xyz", trained_on=_FIVEK_XYZ, note=_XYZ_NOTE),
+    ZooEntry("adaint-fivek-xyz", "adaint", "adaint", ("adaint/AiLUT-FiveK-XYZ.pth",),
+             input_space="xyz", trained_on=_FIVEK_XYZ, note=_XYZ_NOTE),
+    ZooEntry("seplut-fivek-xyz-m6", "seplut", "seplut",
+             ("seplut/SepLUT-FiveK-XYZ-M6#3D9#1D9.pth",),
+             input_space="xyz", trained_on=_FIVEK_XYZ, note=_XYZ_NOTE),
+    ZooEntry("seplut-fivek-xyz-m8-17", "seplut", "seplut",
+             ("seplut/SepLUT-FiveK-XYZ-M8#3D17#1D17.pth",),
+             input_space="xyz", trained_on=_FIVEK_XYZ, note=_XYZ_NOTE),
 )}
 
 #: the model ``ppr10k retouch`` uses when no ``--model`` is given
