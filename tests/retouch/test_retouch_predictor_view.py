@@ -1,4 +1,4 @@
-"""The weight predictor sees a photo upright, as the training exports were.
+"""The weight predictor sees a photo as the training exports were: upright, 540 px long edge.
 
 A JPEG stored sideways with EXIF orientation 6 ("rotate 90° clockwise to display") must be
 retouched with the LUT the model predicts from the upright photo; that LUT is applied to the
@@ -92,3 +92,40 @@ def test_orientation_6_jpeg_gets_the_lut_of_the_upright_photo(
         got = np.asarray(image.convert("RGB")).astype(np.float64)
     assert got.shape == right.shape
     assert np.abs(got - right).max() <= 1.0
+
+
+def test_full_resolution_photo_is_predicted_from_its_540px_area_thumbnail(tmp_path: Path) -> None:
+    """A 1080x1620 photo: the weights come from its 3x3 block means (a 360x540 copy, as
+    the 360p release), not from the full-resolution pixels; the LUT is then applied to
+    every full-resolution pixel."""
+    rng = np.random.default_rng(5)
+    scene = upright_scene(1080, 1620).astype(np.int64)
+    noisy = np.clip(scene + rng.integers(-60, 61, scene.shape), 0, 255).astype(np.uint8)
+    path = tmp_path / "in" / "big.png"
+    path.parent.mkdir()
+    Image.fromarray(noisy).save(path)
+    model = sideways_sensitive_model(seed=1)
+    model_dir = save_model(model, tmp_path / "model")
+
+    def lut_from(view: np.ndarray) -> np.ndarray:
+        thumb = torch.from_numpy(view.astype(np.float32)).permute(2, 0, 1)[None]
+        with torch.no_grad():
+            weights = model.predict_weights(thumb)[0].double().numpy()
+        return np.tensordot(weights, model.luts.detach().double().numpy(), axes=1)
+
+    thumbnail = (noisy / 255.0).reshape(360, 3, 540, 3, 3).mean(axis=(1, 3))
+    right, wrong = lut_from(thumbnail), lut_from(noisy / 255.0)
+    rows = slice(0, None, 37)  # a sample of rows keeps the float64 reference quick
+
+    def expected(lut: np.ndarray) -> np.ndarray:
+        out = reference_trilinear(lut, noisy[rows].transpose(2, 0, 1) / 255.0)
+        return np.rint(np.clip(out.transpose(1, 2, 0), 0.0, 1.0) * 255.0)
+
+    assert np.abs(expected(right) - expected(wrong)).max() > 5  # the two views differ
+
+    report = retouch([str(path)], model_dir, tmp_path / "out", progress=False, device="cpu")
+    assert report.exit_code == 0
+    with Image.open(tmp_path / "out" / "big.png") as image:
+        got = np.asarray(image.convert("RGB")).astype(np.float64)
+    assert got.shape == noisy.shape
+    assert np.abs(got[rows] - expected(right)).max() <= 1.0
