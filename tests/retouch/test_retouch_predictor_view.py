@@ -29,12 +29,13 @@ def sideways_sensitive_model(seed: int = 0) -> AdaptiveLUT:
     with torch.random.fork_rng():  # reproducible backbone features, global RNG untouched
         torch.manual_seed(seed)
         model = AdaptiveLUT(ModelConfig(backbone="tiny", lut_dim=DIM, n_luts=3))
-        head_weight = 0.01 * torch.randn(model.backbone.head.weight.shape)
-    ident = identity_lut(DIM)
-    with torch.no_grad():
-        model.luts[1] = 0.6 * (ident.roll(1, dims=0) - ident)  # channel swap
-        model.luts[2] = 0.5 * (1.0 - ident) - 0.25  # a negative
-        model.backbone.head.weight.copy_(head_weight)  # weights (1, 0, 0) + O(0.3)
+        ident = identity_lut(DIM)
+        with torch.no_grad():
+            model.luts[1] = 0.6 * (ident.roll(1, dims=0) - ident)  # channel swap
+            model.luts[2] = 0.5 * (1.0 - ident) - 0.25  # a negative
+            for name, parameter in model.named_parameters():  # weights (1, 0, 0) + O(0.3)
+                if "head" in name:
+                    parameter.add_(0.01 * torch.randn(parameter.shape))
     return model.eval()
 
 

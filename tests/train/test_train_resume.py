@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ppr10k.models import load_model
+from ppr10k.models import AdaptiveLUT, load_model
 from ppr10k.train import TrainConfig, loop, train
 
 
@@ -41,7 +41,7 @@ def test_one_epoch_resume_one_epoch_equals_two_epochs(tiny_ppr10k: Path, tmp_pat
     train(small_config(tiny_ppr10k, split, epochs=1), progress=False)
     after_one = weights_of(split / "last")
     # the run moved away from its start, so "resumed from scratch" cannot look the same
-    fresh = loop.AdaptiveLUT(small_config(tiny_ppr10k, split, 1).model).state_dict()
+    fresh = AdaptiveLUT(small_config(tiny_ppr10k, split, 1).model).state_dict()
     assert (after_one["luts"] - fresh["luts"]).abs().max() > 1e-3
 
     seen: list[dict[str, torch.Tensor]] = []

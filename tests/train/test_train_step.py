@@ -44,8 +44,9 @@ def make_model(seed: int = 0) -> AdaptiveLUT:
         model.luts[0] = torch.stack([r ** 0.8, g, b ** 1.2])
         model.luts[1] = 0.2 * torch.stack([torch.sin(6 * g), r - b, r * g])
         model.luts[2] = 0.1 * torch.rand(3, DIM, DIM, DIM, generator=gen)
-        head = model.backbone.head
-        head.weight.copy_(0.05 * torch.randn(head.weight.shape, generator=gen))
+        for name, parameter in model.named_parameters():  # the weight head: image-dependent
+            if "head" in name:
+                parameter.add_(0.05 * torch.randn(parameter.shape, generator=gen))
     return model.eval()  # no dropout: the step's weights are reproducible
 
 
@@ -184,8 +185,10 @@ def test_glc_term_compares_each_crop_at_its_own_overlap_offset() -> None:
         (t1, l1), (t2, l2) = CROPS_1[i], CROPS_2[i]
         full[:, t1:t1 + CROP, l1:l1 + CROP] = batch["source"][i]
         batch["source2"][i] = full[:, t2:t2 + CROP, l2:l2 + CROP]
-    with torch.no_grad():  # one weight vector for every input: a per-photo-constant LUT
-        model.backbone.head.weight.zero_()
+    with torch.no_grad():  # weights = the head's bias for every input: one LUT for both
+        for name, parameter in model.named_parameters():
+            if "head" in name and name.endswith("weight"):
+                parameter.zero_()
     _, logged = training_step(model, batch, config(hrp=False, glc=True), torch.device("cpu"))
     assert logged["glc"] == pytest.approx(0.0, abs=1e-10)
     shifted = dict(batch, overlap2=batch["overlap1"].clone())  # the same box in both crops
