@@ -1,4 +1,5 @@
-"""Shared fixtures: real files from ../shared/data (skipped where absent), small data on the fly."""
+"""Shared fixtures: real files from ../shared (skipped where absent, failing under CI; see
+``required.py``), small data on the fly."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from required import require_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -15,9 +18,13 @@ SHARED_MODELS = REPO.parent / "shared" / "models"
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The folder of real third-party test files (see its MANIFEST.md)."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"real test data not found at {SHARED_DATA}")
-    return SHARED_DATA
+    return require_dir(SHARED_DATA, "real test data")
+
+
+@pytest.fixture(scope="session")
+def shared_models() -> Path:
+    """The folder of published checkpoints and golden outputs (see its MANIFEST.md)."""
+    return require_dir(SHARED_MODELS, "published checkpoints")
 
 
 @pytest.fixture(scope="session")

@@ -19,8 +19,9 @@ from ppr10k.color import (
     srgb_to_lab_tensor,
     xyz_to_lab,
 )
+from required import require_module
 
-colour = pytest.importorskip("colour")
+colour = require_module("colour")
 
 
 def _colour_lab(rgb_unit: np.ndarray, derived: bool = True) -> np.ndarray:

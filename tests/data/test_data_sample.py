@@ -23,6 +23,7 @@ from ppr10k.data.sample import (
     srgb_to_linear,
     white_balance_gains,
 )
+from required import require_module
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +190,7 @@ def test_person_mask_covers_the_person_only():
 
 
 def test_srgb_transfer_matches_colour_science():
-    colour = pytest.importorskip("colour")
+    colour = require_module("colour")
     x = np.linspace(0.0, 1.0, 101)
     np.testing.assert_allclose(srgb_to_linear(x), colour.models.eotf_sRGB(x), atol=1e-7)
     np.testing.assert_allclose(linear_to_srgb(x), colour.models.eotf_inverse_sRGB(x), atol=1e-7)

@@ -8,11 +8,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from required import require_module
+
 
 @pytest.fixture(scope="session")
 def ref() -> SimpleNamespace:
     """Reference implementations written from the definitions (spec §5), not from ppr10k."""
-    colour = pytest.importorskip("colour")
+    colour = require_module("colour")
     srgb = colour.RGB_COLOURSPACES["sRGB"]
     space = colour.RGB_Colourspace("derived", srgb.primaries, srgb.whitepoint,
                                    use_derived_matrix_RGB_to_XYZ=True,

@@ -129,6 +129,45 @@ def test_evaluate_folders_matches_references(ref, dataset):
     assert uncapped["psnr"] == math.inf
 
 
+def pillow_bicubic_mask(mask_u8: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The reference's resize (README, spec §5): Pillow bicubic to (H, W); exact 0 = background."""
+    resized = Image.fromarray(mask_u8, mode="L").resize(size[::-1], Image.Resampling.BICUBIC)
+    return np.asarray(resized) != 0
+
+
+def ellipse_mask(height: int, width: int) -> np.ndarray:
+    """A binary 0/255 person-like blob: its resized edges come out soft (neither 0 nor 255)."""
+    yy, xx = np.mgrid[:height, :width]
+    inside = ((yy - 0.45 * height) / (0.3 * height)) ** 2 + ((xx - 0.55 * width)
+                                                             / (0.22 * width)) ** 2 < 1
+    return np.where(inside, 255, 0).astype(np.uint8)
+
+
+@pytest.mark.parametrize("mask_size", [(61, 89), (17, 26)])
+def test_masks_of_another_size_are_resized_bicubically(ref, tmp_path, rng, mask_size):
+    """Shrinking and enlarging: the human-centred measures use Pillow's bicubic mask."""
+    folders = {name: tmp_path / name for name in ("pred", "target", "masks")}
+    for folder in folders.values():
+        folder.mkdir()
+    target = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+    prediction = np.clip(target.astype(int) + rng.integers(-40, 41, target.shape), 0,
+                         255).astype(np.uint8)
+    _write_png(folders["target"] / "1356_0.png", target)
+    _write_png(folders["pred"] / "1356_0.png", prediction)
+    mask_u8 = ellipse_mask(*mask_size)
+    _write_png(folders["masks"] / "1356_0.png", mask_u8)
+    mask = pillow_bicubic_mask(mask_u8, (H, W))
+    nearest = np.asarray(Image.fromarray(mask_u8).resize((W, H), Image.Resampling.NEAREST)) != 0
+    assert (mask != nearest).sum() >= 10  # the two resizes really differ on this mask
+
+    (row,) = evaluate_folders(folders["pred"], folders["target"], folders["masks"],
+                              progress=False).images
+    assert row["mask_resized"] is True
+    assert row["human_fraction"] == pytest.approx(mask.mean(), abs=1e-9)
+    assert row["psnr_hc"] == pytest.approx(ref.psnr_hc(prediction, target, mask), abs=1e-6)
+    assert row["delta_e_hc"] == pytest.approx(ref.delta_e(prediction, target, mask), abs=1e-3)
+
+
 def test_workers_give_the_same_rows(dataset):
     folders = dataset["folders"]
     one = evaluate_folders(folders["pred"], folders["target"], folders["masks"], workers=1,

@@ -157,6 +157,21 @@ def test_resize_mask_keeps_regions():
     np.testing.assert_array_equal(resize_mask(small, (12, 18)), small)
 
 
+@pytest.mark.parametrize(("shape", "size"), [((61, 89), (24, 36)), ((17, 26), (24, 36)),
+                                             ((40, 60), (27, 41))])
+def test_resize_mask_is_pillow_bicubic_then_nonzero(shape, size):
+    yy, xx = np.mgrid[:shape[0], :shape[1]]
+    blob = ((yy - 0.4 * shape[0]) / (0.3 * shape[0])) ** 2 + (
+        (xx - 0.6 * shape[1]) / (0.25 * shape[1])) ** 2 < 1
+    mask_u8 = np.where(blob, 255, 0).astype(np.uint8)
+    # Pillow's bicubic gives the blob soft edges; every non-zero pixel of them is human
+    soft = np.asarray(Image.fromarray(mask_u8, mode="L").resize(size[::-1],
+                                                                Image.Resampling.BICUBIC))
+    assert ((soft > 0) & (soft < 255)).any()
+    np.testing.assert_array_equal(resize_mask(mask_u8, size), soft != 0)
+    np.testing.assert_array_equal(resize_mask(blob, size), soft != 0)  # bool masks alike
+
+
 # ---- group-level consistency -------------------------------------------------------------
 def test_group_consistency_hand():
     ab = np.array([[1.0, -2.0], [3.0, 0.5], [2.5, 4.0], [-1.0, 1.0]])

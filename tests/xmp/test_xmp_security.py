@@ -1,9 +1,14 @@
-"""Hostile XML: entity expansion and external references are refused, quickly, reading nothing."""
+"""Hostile XML: entity expansion and external references are refused, reading nothing.
+
+The work a hostile document can cause is bounded and checked without a clock: a DTD is
+refused where it starts (before any entity is declared or expanded), and parsing an entity
+bomb allocates no more than a small, fixed amount of memory.
+"""
 
 from __future__ import annotations
 
 import sys
-import time
+import tracemalloc
 
 import pytest
 
@@ -26,11 +31,16 @@ BODY = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.o
         '1.0/" crs:CameraProfile="{value}"/></rdf:RDF></x:xmpmeta>')
 
 
-def billion_laughs() -> bytes:
+def laughs(levels: int = 10) -> str:
+    """The entity declarations of a "laughs" bomb: &lol{levels-1}; is 3 * 10**(levels-1) chars."""
     entities = ['<!ENTITY lol0 "lol">'] + [
-        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)]
-    return (f"<?xml version=\"1.0\"?>\n<!DOCTYPE x:xmpmeta [\n{chr(10).join(entities)}\n]>\n"
-            + BODY.format(value="&lol9;")).encode()
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, levels)]
+    return "\n".join(entities)
+
+
+def billion_laughs(levels: int = 10) -> bytes:
+    return (f"<?xml version=\"1.0\"?>\n<!DOCTYPE x:xmpmeta [\n{laughs(levels)}\n]>\n"
+            + BODY.format(value=f"&lol{levels - 1};")).encode()
 
 
 def external_entity(target: str) -> bytes:
@@ -55,32 +65,52 @@ def secret(tmp_path):
     return path
 
 
-def _refused(data: bytes) -> tuple[str, list[str], float]:
+#: Most memory (bytes) that parsing a ~1 kB hostile document may allocate: a refusal needs
+#: about 20 kB; expanding even the million-laughs bomb below would need over 3 MB.
+MEMORY_BOUND = 256 * 1024
+
+
+def _refused(data: bytes) -> tuple[str, list[str], int]:
+    """Parse ``data`` expecting a refusal: (message, files opened, peak bytes allocated)."""
     _OPENED.clear()
     _WATCHING[0] = True
-    start = time.perf_counter()
+    tracemalloc.start()
     try:
         with pytest.raises(XmpError) as error:
             parse_xmp(data, source="hostile.xmp")
+        peak = tracemalloc.get_traced_memory()[1]
     finally:
+        tracemalloc.stop()
         _WATCHING[0] = False
-    return str(error.value), list(_OPENED), time.perf_counter() - start
+    return str(error.value), list(_OPENED), peak
 
 
-def test_billion_laughs_is_refused_fast():
-    message, opened, seconds = _refused(billion_laughs())
-    assert seconds < 1.0
+@pytest.mark.parametrize("levels", [7, 10])  # a million and a billion laughs
+def test_entity_bomb_is_refused_with_bounded_memory(levels: int) -> None:
+    message, opened, peak = _refused(billion_laughs(levels))
     assert "refused" in message and "hostile.xmp" in message
     assert opened == []
+    assert peak < MEMORY_BOUND, f"parsing allocated {peak} bytes: entities were expanded"
+
+
+def test_dtd_is_refused_where_it_starts_before_any_declaration() -> None:
+    """A DOCTYPE whose internal subset never ends: the only way to answer "refused"
+    rather than "not well-formed" is to refuse at the DOCTYPE, before reading the entity
+    declarations, let alone expanding one."""
+    unfinished = f'<?xml version="1.0"?>\n<!DOCTYPE x:xmpmeta [\n{laughs(10)}\n<!ENTITY'
+    message, opened, peak = _refused(unfinished.encode())
+    assert "refused" in message and "not well-formed" not in message
+    assert opened == [] and peak < MEMORY_BOUND
 
 
 @pytest.mark.parametrize("make", [external_entity, external_dtd, parameter_entity])
 def test_external_references_are_refused_and_nothing_is_read(secret, make):
     for target in (str(secret), secret.as_uri()):
-        message, opened, _ = _refused(make(target))
+        message, opened, peak = _refused(make(target))
         assert "refused" in message
         assert "TOP-SECRET" not in message
         assert not any("secret" in entry for entry in opened), opened
+        assert peak < MEMORY_BOUND
 
 
 def test_the_audit_hook_does_see_opens(secret):
