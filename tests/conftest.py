@@ -27,14 +27,6 @@ def shared_models() -> Path:
     return require_dir(SHARED_MODELS, "published checkpoints")
 
 
-@pytest.fixture(scope="session")
-def shared_models() -> Path:
-    """The published checkpoints and golden outputs (see its MANIFEST.md)."""
-    if not SHARED_MODELS.is_dir():
-        pytest.skip(f"published checkpoints not found at {SHARED_MODELS}")
-    return SHARED_MODELS
-
-
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
