@@ -1,13 +1,21 @@
-"""apply_lut (numba CPU kernel) against independent references: float64 NumPy trilinear,
-closed forms (affine LUTs are reproduced exactly), Pillow's Color3DLUT and torch."""
+"""apply_lut (numba CPU kernel) against independent references: float64 NumPy trilinear
+and curves, closed forms (affine LUTs are reproduced exactly), Pillow's Color3DLUT and
+torch (trilinear, apply_curves_and_lut)."""
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageFilter
 
-from lut_reference import reference_trilinear
-from ppr10k.lut import identity_lut, trilinear
+from lut_reference import (
+    adaint_like_curves,
+    around,
+    reference_curves,
+    reference_trilinear,
+    seplut_like_curves,
+)
+from ppr10k.io.image import SAMPLE_PEAKS
+from ppr10k.lut import apply_curves_and_lut, identity_lut, trilinear
 from ppr10k.lut.apply import apply_lut
 
 
@@ -157,3 +165,185 @@ def test_bad_arguments():
     readonly.flags.writeable = False
     with pytest.raises(ValueError, match="read-only"):
         apply_lut(image, lut, out=readonly)
+
+
+# ---- curves=(knots, values): per-channel curves, then the LUT ----------------------------
+
+def curves_ref(knots, values, lut, image_hwc: np.ndarray) -> np.ndarray:
+    """float64: reference curves, then the reference trilinear lookup, (H, W, 3)."""
+    curved = reference_curves(knots, values, image_hwc.transpose(2, 0, 1))
+    return reference_trilinear(lut, curved).transpose(1, 2, 0)
+
+
+def probe_image(knots: np.ndarray, dim: int, rng: np.random.Generator) -> np.ndarray:
+    """(N, 2, 3) float32: per channel, every knot of that channel and every lattice point
+    k/(dim-1), each 1 ulp either side, out-of-range values; then random colours."""
+    lattice = np.arange(dim) / (dim - 1)
+    rows = [np.concatenate([around(knots[c]), around(lattice), [-0.5, 0.0, 1.0, 1.5]])
+            for c in range(3)]
+    n = 2 * ((max(len(r) for r in rows) + 41) // 2)
+    rows = [np.concatenate([r, rng.uniform(0, 1, n - len(r))]) for r in rows]
+    return np.stack(rows, axis=-1).reshape(-1, 2, 3).astype(np.float32)
+
+
+def family_curves(family: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(knots, values, lut): AdaInt-like (17 non-uniform knots, with empty segments, and a
+    17^3 LUT) or SepLUT-like (9 uniform knots, 9^3 LUT)."""
+    if family == "adaint":
+        return *adaint_like_curves(17, seed=seed), random_lut(17, seed=seed)
+    return *seplut_like_curves(9, seed=seed), random_lut(9, seed=seed)
+
+
+@pytest.mark.parametrize("family", ["adaint", "seplut"])
+def test_curves_float32_matches_float64_reference_on_and_around_knots(family, rng):
+    knots, values, lut = family_curves(family, seed=1)
+    image = probe_image(knots, lut.shape[-1], rng)
+    out = apply_lut(image, lut, curves=(knots, values))
+    assert out.dtype == np.float32 and out.shape == image.shape
+    np.testing.assert_allclose(out, curves_ref(knots, values, lut, image), atol=1e-5, rtol=0)
+
+
+def test_curves_with_identity_lut_are_the_curves_clamped(rng):
+    """The curve stage alone (the identity LUT is exact to float32 rounding)."""
+    knots, values = adaint_like_curves(33, seed=2)
+    values = values * 1.2 - 0.1  # some outputs outside [0, 1]: clamped by the LUT
+    image = probe_image(knots, 33, rng)
+    out = apply_lut(image, identity_lut(5), curves=(knots, values))
+    expected = np.clip(reference_curves(knots, values, image.transpose(2, 0, 1)), 0, 1)
+    np.testing.assert_allclose(out, expected.transpose(1, 2, 0), atol=1e-6, rtol=0)
+
+
+def test_curves_segment_rule_by_hand():
+    """On an empty segment's knot the left segment is used; one ulp above, the right one."""
+    knots = np.array([[0.0, 0.5, 0.5, 1.0], [0.0, 0.0, 0.5, 1.0], [0.0, 0.4, 0.8, 0.8]],
+                     np.float32)
+    values = np.array([[0.0, 0.2, 0.8, 1.0], [0.3, 0.5, 0.7, 1.0], [0.0, 0.5, 0.6, 0.2]],
+                      np.float32)
+    up = np.nextafter(np.float32(0.5), np.float32(1))
+    image = np.array([[[0.5, 0.0, 0.6], [up, 1e-3, 0.8], [0.25, 0.25, 0.2],
+                       [0.75, -1.0, 1.0], [np.nan, 2.0, 0.9]]], np.float32)
+    out = apply_lut(image, identity_lut(3), curves=(knots, values))
+    expected = np.array([[[0.2, 0.3, 0.55], [0.8, 0.5 + 1e-3 / 0.5 * 0.2, 0.6],
+                          [0.1, 0.6, 0.25], [0.9, 0.3, 0.0], [0.0, 1.0, 0.0]]])
+    # channel 2 past its empty last segment: (x - 0.8) / eps * (0.2 - 0.6), clamped to 0;
+    # NaN samples count as 0 (channel 0: curve(0) = 0)
+    np.testing.assert_allclose(out, expected, atol=1e-6, rtol=0)
+
+
+def test_curves_with_clustered_and_out_of_range_knots(rng):
+    """Many knots inside one search bucket, knots below 0 and above 1."""
+    cluster = 0.5 + np.linspace(0.0, 1e-4, 30)
+    row = np.concatenate([[-0.2, 0.0, 0.1], cluster, [0.9, 1.0, 1.3]])
+    knots = np.stack([row, row[::-1] * -1 + 1.1, np.linspace(0, 1, len(row))]).astype(np.float32)
+    knots[1] = np.sort(knots[1])
+    values = rng.uniform(0, 1, knots.shape).astype(np.float32)
+    lut = random_lut(5, seed=7)
+    image = probe_image(knots, 5, rng)
+    out = apply_lut(image, lut, curves=(knots, values))
+    np.testing.assert_allclose(out, curves_ref(knots, values, lut, image), atol=2e-5, rtol=0)
+
+
+def int_to_float(image: np.ndarray) -> np.ndarray:
+    """Integer samples as the kernel reads them: float32(s) * float32(1 / peak)."""
+    return image.astype(np.float32) * np.float32(1.0 / SAMPLE_PEAKS[image.dtype])
+
+
+@pytest.mark.parametrize("family", ["adaint", "seplut"])
+@pytest.mark.parametrize("in_dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("out_dtype", [np.uint8, np.uint16, np.float32])
+def test_curves_on_integers_match_float64_reference(family, in_dtype, out_dtype, rng):
+    knots, values, lut = family_curves(family, seed=3)
+    peak_in = SAMPLE_PEAKS[np.dtype(in_dtype)]
+    image = rng.integers(0, peak_in + 1, (24, 32, 3)).astype(in_dtype)
+    image[0, :2] = [[0, 0, 0], [peak_in, peak_in, peak_in]]
+    out = apply_lut(image, lut, out=np.empty(image.shape, out_dtype), curves=(knots, values))
+    expected = curves_ref(knots, values, lut, int_to_float(image).astype(np.float64))
+    if out_dtype == np.float32:
+        np.testing.assert_allclose(out, expected, atol=1e-5, rtol=0)
+        return
+    peak = SAMPLE_PEAKS[np.dtype(out_dtype)]
+    scaled = np.clip(expected, 0, 1) * peak
+    tie = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-3 * peak / 255
+    diff = np.abs(out.astype(np.float64) - np.rint(scaled))
+    assert np.all(diff[~tie] == 0) and np.all(diff <= 1)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_curve_table_equals_per_pixel_curves_exactly(dtype, rng):
+    """Integer input reads a precomputed table; float32 input evaluates per pixel: same bits."""
+    knots, values, lut = family_curves("adaint", seed=4)
+    peak = int(SAMPLE_PEAKS[np.dtype(dtype)])
+    image = rng.integers(0, peak + 1, (16, 40, 3)).astype(dtype)
+    image[0, :3] = [[0, 0, 0], [peak, peak, peak], [1, peak // 2, peak - 1]]
+    from_table = apply_lut(image, lut, out=np.empty(image.shape, np.float32),
+                           curves=(knots, values))
+    per_pixel = apply_lut(int_to_float(image), lut, curves=(knots, values))
+    np.testing.assert_array_equal(from_table, per_pixel)
+
+
+@pytest.mark.parametrize("family", ["adaint", "seplut"])
+def test_curves_agree_with_torch_apply_curves_and_lut(family, rng):
+    knots, values, lut = family_curves(family, seed=5)
+    curves = (torch.from_numpy(knots), torch.from_numpy(values))
+    image = np.concatenate([probe_image(knots, lut.shape[-1], rng).reshape(-1, 3),
+                            rng.uniform(0, 1, (2000, 3))]).astype(np.float32)[None]
+    expected = apply_curves_and_lut(torch.from_numpy(lut),
+                                    torch.from_numpy(image).permute(2, 0, 1)[None], curves)
+    expected = expected[0].permute(1, 2, 0).numpy()
+    np.testing.assert_allclose(apply_lut(image, lut, curves=curves), expected, atol=1e-5, rtol=0)
+    for dtype in (np.uint8, np.uint16):
+        peak = SAMPLE_PEAKS[np.dtype(dtype)]
+        ints = rng.integers(0, peak + 1, (32, 32, 3)).astype(dtype)
+        torch_out = apply_curves_and_lut(
+            torch.from_numpy(lut), torch.from_numpy(int_to_float(ints)).permute(2, 0, 1)[None],
+            curves)[0].permute(1, 2, 0).numpy()
+        torch_levels = np.rint(np.clip(torch_out, 0, 1) * peak)
+        assert np.abs(apply_lut(ints, lut, curves=curves) - torch_levels).max() <= 1
+
+
+def test_identity_curves_change_nothing(rng):
+    lut = random_lut(9, seed=8)
+    knots = np.tile(np.linspace(0, 1, 5, dtype=np.float32), (3, 1))
+    image = rng.uniform(0, 1, (12, 20, 3)).astype(np.float32)
+    np.testing.assert_allclose(apply_lut(image, lut, curves=(knots, knots)), apply_lut(image, lut),
+                               atol=1e-6, rtol=0)
+    image8 = rng.integers(0, 256, (12, 20, 3)).astype(np.uint8)
+    np.testing.assert_array_equal(
+        apply_lut(image8, identity_lut(17), curves=(knots, knots)), image8)
+
+
+def test_curves_in_place_tensors_and_non_contiguous(rng):
+    knots, values, lut = family_curves("adaint", seed=6)
+    image = rng.integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    expected = apply_lut(image, lut, curves=(knots, values))
+    work = image.copy()
+    curves = (torch.from_numpy(knots)[None], torch.from_numpy(values)[None])  # (1, 3, K)
+    assert apply_lut(work, lut, out=work, curves=curves) is work
+    np.testing.assert_array_equal(work, expected)
+    strided = np.ascontiguousarray(image[:, ::-1])[:, ::-1]
+    np.testing.assert_array_equal(apply_lut(strided, lut, curves=(knots, values)), expected)
+    image32 = rng.uniform(0, 1, (20, 30, 3)).astype(np.float32)
+    expected32 = apply_lut(image32, lut, curves=(knots, values))
+    out = np.empty((20, 60, 3), np.float32)[:, ::2]
+    apply_lut(image32, lut, out=out, curves=(knots, values))
+    np.testing.assert_array_equal(out, expected32)
+    apply_lut(image32, lut, out=image32, curves=(knots, values))
+    np.testing.assert_array_equal(image32, expected32)
+
+
+def test_bad_curves():
+    image = np.zeros((4, 4, 3), np.float32)
+    lut = identity_lut(5)
+    knots = np.tile(np.linspace(0, 1, 4, dtype=np.float32), (3, 1))
+    with pytest.raises(ValueError, match="3, K"):
+        apply_lut(image, lut, curves=(knots, knots[:, :3]))
+    with pytest.raises(ValueError, match="3, K"):
+        apply_lut(image, lut, curves=(knots[:, :1], knots[:, :1]))
+    with pytest.raises(ValueError, match="3, K"):
+        apply_lut(image, lut, curves=(knots[:2], knots[:2]))
+    with pytest.raises(ValueError, match="non-decreasing"):
+        apply_lut(image, lut, curves=(knots[:, ::-1], knots))
+    bad = knots.copy()
+    bad[1, 2] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        apply_lut(image, lut, curves=(knots, bad))
