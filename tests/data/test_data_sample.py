@@ -13,12 +13,15 @@ from PIL import Image
 from ppr10k.cli.main import main
 from ppr10k.data.sample import (
     EXPERT_STYLES,
+    PEOPLE,
     Look,
     astronaut_person_mask,
     develop,
     expert_render,
     linear_to_srgb,
     make_sample_dataset,
+    person_mask,
+    person_of_group,
     s_curve,
     srgb_to_linear,
     white_balance_gains,
@@ -95,6 +98,53 @@ def test_sample_info_names_seed_and_groups(sample_root):
     assert info["seed"] == 0
     assert info["train_groups"] == [0, 1, 2, 3]
     assert info["val_groups"] == [1356, 1357]
+    assert set(info["photographs"]) == set(PEOPLE) == {"astronaut", "grace_hopper"}
+
+
+def test_both_people_occur_in_both_splits(sample_root):
+    """Groups take turns: even groups show the astronaut, odd ones Grace Hopper."""
+    info = json.loads((sample_root / "sample.json").read_text())
+    people = {int(g): name for g, name in info["people"].items()}
+    assert people == {0: "astronaut", 1: "grace_hopper", 2: "astronaut", 3: "grace_hopper",
+                      1356: "astronaut", 1357: "grace_hopper"}
+    assert people == {g: person_of_group(g) for g in people}
+    for split in ("train_groups", "val_groups"):
+        assert {people[g] for g in info[split]} == {"astronaut", "grace_hopper"}, split
+
+
+def _person_descriptor(target: Path, mask: Path) -> np.ndarray:
+    """Hue x value histogram (12 x 4 bins, sums to 1) of the person region of a target."""
+    from skimage.color import rgb2hsv
+
+    hsv = rgb2hsv(tifffile.imread(target))[np.asarray(Image.open(mask)) > 0]
+    hist, _, _ = np.histogram2d(hsv[:, 0], hsv[:, 2], bins=(12, 4), range=((0, 1), (0, 1)))
+    return (hist / hist.sum()).ravel()
+
+
+def test_groups_differ_in_who_is_in_them(sample_root):
+    """From the pixels alone: each photo's person region (colours and tones of the neutral
+    expert's target) is nearest to a photo of the same person in another group, and farther
+    from every photo of the other person on average; the two people's masks also differ."""
+    info = json.loads((sample_root / "sample.json").read_text())
+    descriptors, groups, people, areas = [], [], [], {}
+    for split in ("train", "val"):
+        for mask in sorted((sample_root / split / "masks").glob("*.png")):
+            group = int(mask.stem.split("_")[0])
+            descriptors.append(_person_descriptor(
+                sample_root / split / "target_b" / f"{mask.stem}.tif", mask))
+            groups.append(group)
+            people.append(info["people"][str(group)])
+            areas.setdefault(people[-1], []).append((np.asarray(Image.open(mask)) > 0).mean())
+    d, groups, people = np.asarray(descriptors), np.asarray(groups), np.asarray(people)
+    distance = np.abs(d[:, None] - d[None]).sum(axis=-1)
+    distance[groups[:, None] == groups[None]] = np.inf  # compare across groups only
+    nearest = distance.argmin(axis=1)
+    assert np.array_equal(people[nearest], people)
+    for i in range(len(d)):
+        same = distance[i][(people == people[i]) & np.isfinite(distance[i])]
+        assert same.mean() < distance[i][people != people[i]].mean()
+    # different people, different outlines: mean person area of the shots differs
+    assert abs(np.mean(areas["astronaut"]) - np.mean(areas["grace_hopper"])) > 0.02
 
 
 def _pixels(root: Path) -> dict[str, np.ndarray]:
@@ -187,6 +237,39 @@ def test_person_mask_covers_the_person_only():
     dark_right = (hsv[..., 2] < 0.1)
     dark_right[:, :300] = False
     assert mask[dark_right].mean() < 0.03
+
+
+def test_grace_hopper_mask_covers_the_person_only():
+    from matplotlib import cbook
+    from skimage.color import rgb2hsv
+
+    from ppr10k.io import read_image
+
+    photo = read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+    mask = person_mask("grace_hopper")
+    assert mask.shape == photo.shape[:2] == (600, 512)
+    inside = [(40, 260), (120, 200), (230, 260), (280, 195), (440, 250), (500, 60), (580, 480),
+              (420, 480)]  # (row, col): cap, cap, face, hair, tie, jacket, jacket, shoulder
+    outside = [(60, 440), (300, 460), (150, 30), (330, 60), (60, 400), (590, 5), (330, 180)]
+    assert all(mask[r, c] for r, c in inside)
+    assert not any(mask[r, c] for r, c in outside)
+    hsv = rgb2hsv(photo)
+    # the blue backdrop on the right is outside
+    blue = (hsv[..., 0] > 0.55) & (hsv[..., 0] < 0.7) & (hsv[..., 1] > 0.3) & (hsv[..., 2] > 0.5)
+    blue[:, :300] = False
+    assert blue.sum() > 15000
+    assert mask[blue].mean() < 0.03
+    # the dark uniform below the shoulders (right of the flag) is inside
+    dark = hsv[..., 2] < 0.15
+    dark[:420] = False
+    dark[:, :60] = False
+    assert dark.sum() > 40000
+    assert mask[dark].mean() > 0.97
+    # each person's polygon gives a mask of a sensible share of the photo
+    for name, person in PEOPLE.items():
+        share = person_mask(name).mean()
+        assert person_mask(name).shape == person.size_wh[::-1]
+        assert 0.3 < share < 0.7, name
 
 
 def test_srgb_transfer_matches_colour_science():

@@ -1,4 +1,4 @@
-"""A small built-in PPR10K-like dataset, made from a public-domain portrait.
+"""A small built-in PPR10K-like dataset, made from two public-domain portraits.
 
 :func:`make_sample_dataset` writes the exact layout and naming of the official 360p release
 (spec §1) so that every tool of ppr10k can be tried without the 91 GB download:
@@ -17,12 +17,15 @@ Training groups are numbered from 0, validation groups from 1356 (as in the offi
 
 How the photos are made (all synthetic except the photograph itself):
 
-- The photograph is the NASA portrait of astronaut Eileen Collins bundled with scikit-image
-  (``skimage.data.astronaut()``; public domain). It is the only colour photo of a person
-  that scikit-image ships offline, so every group is made from it: each group (one "shoot")
-  has its own framing (zoom, position, mirror, portrait or landscape orientation), its own
-  backdrop colour (the background recoloured outside the person) and its own scene
-  lighting (exposure and white-balance cast).
+- The photographs (:data:`PEOPLE`) are two public-domain colour portraits that ship offline
+  with dependencies: the NASA portrait of astronaut Eileen Collins bundled with
+  scikit-image (``skimage.data.astronaut()``) and the U.S. Navy portrait of Grace Hopper in
+  Matplotlib's sample data (``grace_hopper.jpg``). Groups alternate between them by group
+  number (:func:`person_of_group`: even groups show the astronaut, odd ones Grace Hopper),
+  so groups differ in who is in them, not only in framing and light. Each group (one
+  "shoot") also has its own framing (zoom, position, mirror, portrait or landscape
+  orientation), its own backdrop colour (the background recoloured outside the person) and
+  its own scene lighting (exposure and white-balance cast).
 - Shots: each photo of a group reframes the shoot (close-ups and wider shots, small shifts)
   and adds the per-shot spread of exposure, white balance and contrast a camera gives
   across a session (small: a studio session keeps its settings), then renders with a flat
@@ -35,8 +38,8 @@ How the photos are made (all synthetic except the photograph itself):
   background differently (blended through a feathered mask), favouring the person, so
   that human-region priority matters. ``a``: bright and warm, skin first; ``b``: neutral
   and natural; ``c``: contrasty, cool background.
-- Masks: the person outline is a polygon drawn by hand for ppr10k
-  (``ppr10k/demo/assets/astronaut_person_polygon.json``), warped with the photo.
+- Masks: each person's outline is a polygon drawn by hand for ppr10k
+  (``ppr10k/demo/assets/*_person_polygon.json``), warped with the photo.
 - Augmented sources ``G_I_K`` (training only): the same shot re-rendered with random
   offsets of exposure, temperature, tint, contrast and saturation, after spec §2's table
   (with smaller ranges; the photo is already rendered, not raw).
@@ -54,6 +57,7 @@ import time
 from dataclasses import asdict, astuple, dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from tqdm import tqdm
@@ -61,7 +65,7 @@ from tqdm import tqdm
 from ppr10k.data.layout import EXPERTS, FIRST_VAL_GROUP
 from ppr10k.io import write_image
 
-POLYGON_ASSET = "astronaut_person_polygon.json"
+POLYGON_ASSET = "astronaut_person_polygon.json"  # the first person's (kept for callers)
 LANDSCAPE = (360, 540)  # (H, W) of the 360p release
 PORTRAIT = (540, 360)
 _LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)  # Rec. 709 / sRGB luminance
@@ -131,6 +135,7 @@ class SampleSummary:
     files: int
     seconds: float
     sizes: dict[str, int] = field(default_factory=dict)
+    people: dict[int, str] = field(default_factory=dict)  # group -> key of PEOPLE
 
     @property
     def n_train_photos(self) -> int:
@@ -144,7 +149,13 @@ class SampleSummary:
         return (f"{self.root}: {len(self.train_groups)} training groups "
                 f"({self.n_train_photos} photos x {1 + self.n_aug} sources), "
                 f"{len(self.val_groups)} validation groups ({self.n_val_photos} photos), "
-                f"{self.files} files in {self.seconds:.1f} s")
+                f"{self.files} files in {self.seconds:.1f} s{self._people_text()}")
+
+    def _people_text(self) -> str:
+        counts = {p.label: sum(1 for n in self.people.values() if n == key)
+                  for key, p in PEOPLE.items()}
+        text = ", ".join(f"{label} in {n}" for label, n in counts.items() if n)
+        return f"; groups with {text}" if text else ""
 
 
 # --------------------------------------------------------------------------- colour ops
@@ -194,22 +205,95 @@ def develop(linear: np.ndarray, look: Look) -> np.ndarray:
     return np.clip(srgb, 0.0, 1.0).astype(np.float32)
 
 
+# --------------------------------------------------------------------------- people
+def _load_astronaut() -> np.ndarray:
+    from skimage import data as skdata
+
+    return skdata.astronaut().astype(np.float32) / 255.0
+
+
+def _load_grace_hopper() -> np.ndarray:
+    from matplotlib import cbook
+
+    from ppr10k.io import read_image
+
+    # a file inside the installed Matplotlib (mpl-data/sample_data); no network
+    return read_image(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False))
+
+
+@dataclass(frozen=True)
+class Person:
+    """A public-domain portrait the sample set is made from, and its person outline.
+
+    Attributes:
+        name: key in :data:`PEOPLE` (also written to ``sample.json``).
+        label: who it is, for reports.
+        credit: source and licence of the photograph.
+        polygon_asset: file in ``ppr10k/demo/assets`` with the hand-drawn outline.
+        size_wh: (width, height) of the photograph in pixels.
+        head_box: (x0, y0, x1, y1) px around the hair, face and headwear; every framing
+            keeps it in the picture.
+    """
+
+    name: str
+    label: str
+    credit: str
+    polygon_asset: str
+    size_wh: tuple[int, int]
+    head_box: tuple[float, float, float, float]
+
+    def load(self) -> np.ndarray:
+        """The photograph: float32 sRGB ``(H, W, 3)`` in [0, 1], read from a dependency."""
+        image = _LOADERS[self.name]()
+        if image.shape[:2] != self.size_wh[::-1]:
+            raise RuntimeError(f"{self.name}: expected a {self.size_wh[0]}x{self.size_wh[1]} "
+                               f"photo, got {image.shape[1]}x{image.shape[0]}")
+        return image
+
+
+_LOADERS = {"astronaut": _load_astronaut, "grace_hopper": _load_grace_hopper}
+
+#: The people of the sample set, in the order groups cycle through them.
+PEOPLE: dict[str, Person] = {p.name: p for p in (
+    Person("astronaut", "Eileen Collins",
+           "skimage.data.astronaut(): Eileen Collins, NASA portrait; public domain",
+           POLYGON_ASSET, (512, 512), (150.0, 14.0, 302.0, 180.0)),
+    Person("grace_hopper", "Grace Hopper",
+           "matplotlib sample data grace_hopper.jpg: Grace M. Hopper, U.S. Navy portrait "
+           "(1984); public domain", "grace_hopper_person_polygon.json", (512, 600),
+           (150.0, 22.0, 378.0, 310.0)),
+)}
+
+
+def person_of_group(group_id: int) -> str:
+    """Who is in group ``group_id``: the people of :data:`PEOPLE` in turn (even: first)."""
+    names = list(PEOPLE)
+    return names[group_id % len(names)]
+
+
 # --------------------------------------------------------------------------- geometry
-def person_polygon() -> np.ndarray:
-    """The hand-drawn person outline of ``skimage.data.astronaut()``: ``(V, 2)`` (x, y) px."""
-    text = resources.files("ppr10k.demo").joinpath("assets", POLYGON_ASSET).read_text()
+def person_polygon(person: str = "astronaut") -> np.ndarray:
+    """The hand-drawn outline of ``person`` (a :data:`PEOPLE` key): ``(V, 2)`` (x, y) px."""
+    asset = PEOPLE[person].polygon_asset
+    text = resources.files("ppr10k.demo").joinpath("assets", asset).read_text()
     return np.asarray(json.loads(text)["polygon_xy"], dtype=np.float64)
+
+
+def person_mask(person: str = "astronaut") -> np.ndarray:
+    """Boolean ``(H, W)`` mask of ``person`` in their photograph (True on the person)."""
+    from skimage.draw import polygon
+
+    xy = person_polygon(person)
+    width, height = PEOPLE[person].size_wh
+    mask = np.zeros((height, width), dtype=bool)
+    rows, cols = polygon(xy[:, 1], xy[:, 0], mask.shape)
+    mask[rows, cols] = True
+    return mask
 
 
 def astronaut_person_mask() -> np.ndarray:
     """Boolean ``(512, 512)`` mask of the person in ``skimage.data.astronaut()``."""
-    from skimage.draw import polygon
-
-    xy = person_polygon()
-    mask = np.zeros((512, 512), dtype=bool)
-    rows, cols = polygon(xy[:, 1], xy[:, 0], mask.shape)
-    mask[rows, cols] = True
-    return mask
+    return person_mask("astronaut")
 
 
 def _crop_transform(box: tuple[float, float, float, float], out_hw: tuple[int, int],
@@ -252,40 +336,45 @@ class _Group:
     """One synthetic shoot: framing, backdrop and scene lighting."""
 
     group_id: int
+    person: str  # key of PEOPLE
     portrait: bool
-    box: tuple[float, float, float, float]  # x0, y0, w, h in the 512x512 photo
+    box: tuple[float, float, float, float]  # x0, y0, w, h in the person's photo
     mirror: bool
     backdrop_rgb: tuple[float, float, float]
     backdrop_strength: float
     scene: Look
 
 
-_HEAD_BOX = (150.0, 14.0, 302.0, 180.0)  # x0, y0, x1, y1 of the hair and face in the photo
-
-
 def _clamp_box(x0: float, y0: float, w: float, h: float,
-               size: float = 512.0) -> tuple[float, float, float, float]:
-    w, h = min(w, size), min(h, size)
-    return (float(np.clip(x0, 0.0, size - w)), float(np.clip(y0, 0.0, size - h)), w, h)
+               size_wh: tuple[int, int] = (512, 512)) -> tuple[float, float, float, float]:
+    width, height = float(size_wh[0]), float(size_wh[1])
+    w, h = min(w, width), min(h, height)
+    return (float(np.clip(x0, 0.0, width - w)), float(np.clip(y0, 0.0, height - h)), w, h)
 
 
-def _draw_group(group_id: int, rng: np.random.Generator) -> _Group:
+def _draw_group(group_id: int, rng: np.random.Generator, person: str | None = None) -> _Group:
+    """Draw a shoot; ``person`` defaults to :func:`person_of_group`."""
     import colorsys
 
+    person = person or person_of_group(group_id)
+    width, height = PEOPLE[person].size_wh
     portrait = bool(rng.random() < 0.5)
     zoom = rng.uniform(0.72, 1.0)
-    w, h = (512.0 * 2 / 3, 512.0) if portrait else (512.0, 512.0 * 2 / 3)
+    # at zoom 1, a 2:3 (or 3:2) box as tall (wide) as the photo allows
+    w, h = ((min(height * 2 / 3, width), min(height, width * 3 / 2)) if portrait
+            else (min(width, height * 3 / 2), min(width * 2 / 3, height)))
     w, h = w * zoom, h * zoom
-    hx0, hy0, hx1, _ = _HEAD_BOX
-    lo, hi = max(0.0, hx1 + 8 - w), min(hx0 - 8, 512.0 - w)
-    x0 = rng.uniform(lo, hi) if hi > lo else (512.0 - w) / 2
-    y0 = rng.uniform(0.0, min(hy0 - 2, 512.0 - h))
+    hx0, hy0, hx1, _ = PEOPLE[person].head_box
+    lo, hi = max(0.0, hx1 + 8 - w), min(hx0 - 8, width - w)
+    x0 = rng.uniform(lo, hi) if hi > lo else (width - w) / 2
+    y0 = rng.uniform(0.0, min(hy0 - 2, height - h))
     hue = rng.random()
     rgb = np.array(colorsys.hsv_to_rgb(hue, rng.uniform(0.25, 0.6), 1.0))
     rgb = rgb / float(_LUMA @ rgb)
     scene = Look(exposure=rng.uniform(-0.7, 0.3), temperature=rng.uniform(-0.45, 0.45),
                  tint=rng.uniform(-0.15, 0.15))
-    return _Group(group_id, portrait, _clamp_box(x0, y0, w, h), bool(rng.random() < 0.5),
+    return _Group(group_id, person, portrait, _clamp_box(x0, y0, w, h, (width, height)),
+                  bool(rng.random() < 0.5),
                   tuple(float(v) for v in rgb), float(rng.uniform(0.3, 0.8)), scene)
 
 
@@ -308,25 +397,24 @@ def _shot_box(group: _Group, rng: np.random.Generator) -> tuple[float, float, fl
     nw, nh = w * scale, h * scale
     cx = x0 + w / 2 + rng.uniform(-0.03, 0.03) * w
     cy = y0 + h / 2 + rng.uniform(-0.03, 0.03) * h
-    return _clamp_box(cx - nw / 2, cy - nh / 2, nw, nh)
+    return _clamp_box(cx - nw / 2, cy - nh / 2, nw, nh, PEOPLE[group.person].size_wh)
 
 
 class _Photo:
-    """The base photograph in linear light, its person mask and feathered mask."""
+    """A person's photograph in linear light, its person mask and feathered mask."""
 
-    _cached: _Photo | None = None
+    _cached: ClassVar[dict[str, _Photo]] = {}
 
     @classmethod
-    def shared(cls) -> _Photo:
-        if cls._cached is None:
-            cls._cached = cls()
-        return cls._cached
+    def shared(cls, person: str) -> _Photo:
+        """The photo of ``person``, loaded once per process (read-only afterwards)."""
+        if person not in cls._cached:
+            cls._cached[person] = cls(person)
+        return cls._cached[person]
 
-    def __init__(self) -> None:
-        from skimage import data as skdata
-
-        self.linear = srgb_to_linear(skdata.astronaut().astype(np.float32) / 255.0)
-        self.mask = astronaut_person_mask().astype(np.float32)
+    def __init__(self, person: str) -> None:
+        self.linear = srgb_to_linear(PEOPLE[person].load())
+        self.mask = person_mask(person).astype(np.float32)
         self.soft = _feather(self.mask, 2.5)
         self.luma = self.linear @ _LUMA
 
@@ -355,11 +443,12 @@ class Shot:
     mask: np.ndarray
 
 
-def _render_group(photo: _Photo, group_id: int, seed: int, per_group: int, n_aug: int,
+def _render_group(group_id: int, seed: int, per_group: int, n_aug: int,
                   experts: tuple[str, ...], scale: float = 1.0):
     """Yield the :class:`Shot` s of a group; the random draws do not depend on ``scale``."""
     rng = np.random.default_rng([seed, group_id])
     group = _draw_group(group_id, rng)
+    photo = _Photo.shared(group.person)
     clean_full = photo.with_backdrop(group)
     stack = np.concatenate([clean_full, photo.mask[..., None], photo.soft[..., None]], axis=-1)
     out_hw = PORTRAIT if group.portrait else LANDSCAPE
@@ -382,11 +471,12 @@ def render_group(group_id: int, per_group: int = 4, seed: int = 0, scale: float 
     With ``scale=1`` the sources, targets and masks equal the files
     :func:`make_sample_dataset` writes for ``group_id`` (a validation group) with the same
     ``seed`` and ``per_group``; a larger scale renders the same shots with more pixels
-    (resampled from the 512x512 photograph), to try full-resolution retouching.
+    (resampled from the photograph, about 512 px a side), to try full-resolution retouching.
+    The person in it is :func:`person_of_group`.
     """
     if scale <= 0:
         raise ValueError(f"scale must be > 0, got {scale}")
-    return list(_render_group(_Photo.shared(), group_id, seed, per_group, 0, experts, scale))
+    return list(_render_group(group_id, seed, per_group, 0, experts, scale))
 
 
 # --------------------------------------------------------------------------- the dataset
@@ -450,7 +540,6 @@ def make_sample_dataset(out: str | os.PathLike, groups: int = 6, per_group: int 
     start = time.perf_counter()
     out = Path(out)
     _prepare_out(out, overwrite)
-    photo = _Photo.shared()
     train_ids = list(range(n_train))
     val_ids = list(range(FIRST_VAL_GROUP, FIRST_VAL_GROUP + n_val))
     jobs = [("train", g) for g in train_ids] + [("val", g) for g in val_ids]
@@ -460,7 +549,7 @@ def make_sample_dataset(out: str | os.PathLike, groups: int = 6, per_group: int 
     for split, group_id in jobs:
         split_dir = out / split
         source_dir = split_dir / ("source_aug" if split == "train" else "source")
-        shots = _render_group(photo, group_id, seed, per_group,
+        shots = _render_group(group_id, seed, per_group,
                               n_aug if split == "train" else 0, experts)
         for index, shot in enumerate(shots):
             stem = f"{group_id}_{index}"
@@ -475,7 +564,8 @@ def make_sample_dataset(out: str | os.PathLike, groups: int = 6, per_group: int 
             bar.update(1)
     bar.close()
     summary = SampleSummary(out, seed, train_ids, val_ids, per_group, n_aug, files,
-                            time.perf_counter() - start)
+                            time.perf_counter() - start,
+                            people={g: person_of_group(g) for g in train_ids + val_ids})
     _write_info(out, summary, experts)
     return summary
 
@@ -493,9 +583,11 @@ def _write_info(out: Path, summary: SampleSummary, experts: tuple[str, ...]) -> 
         "experts": {e: {"look": EXPERT_STYLES[e].name,
                         "person": asdict(EXPERT_STYLES[e].person),
                         "background": asdict(EXPERT_STYLES[e].background)} for e in experts},
-        "photograph": "skimage.data.astronaut(): Eileen Collins, NASA; public domain",
-        "mask": f"hand-drawn polygon, ppr10k/demo/assets/{POLYGON_ASSET}",
-        "note": "synthetic shoots made from one public-domain photograph; not PPR10K data",
+        "people": {str(g): name for g, name in summary.people.items()},
+        "photographs": {p.name: p.credit for p in PEOPLE.values()},
+        "masks": {p.name: f"hand-drawn polygon, ppr10k/demo/assets/{p.polygon_asset}"
+                  for p in PEOPLE.values()},
+        "note": "synthetic shoots made from two public-domain photographs; not PPR10K data",
     }
     with atomic_write(out / "sample.json") as tmp:
         tmp.write_text(json.dumps(info, indent=2) + "\n")
