@@ -5,14 +5,21 @@ Stages (each prints one line when it starts and one when it ends):
 1. sample set: :func:`ppr10k.data.sample.make_sample_dataset` -> ``OUT/data``;
 2. train: :func:`ppr10k.train.train` (small CPU budget) -> ``OUT/run``;
 3. predict the validation split per image and group-consistently -> ``OUT/predictions``;
-4. evaluate identity, model and group-consistent model with the paper's five measures
-   (:func:`ppr10k.evaluate.folders.evaluate_folders`) -> ``OUT/evaluation``;
-5. retouch one validation group at 3x the 360p size (16-bit in, 16-bit out)
+4. retouch the validation split with the default zoo model
+   (:data:`ppr10k.models.zoo.DEFAULT_MODEL`, a published model) -> ``OUT/predictions/zoo``;
+5. evaluate identity, model, group-consistent model and zoo model with the paper's five
+   measures (:func:`ppr10k.evaluate.folders.evaluate_folders`) -> ``OUT/evaluation``;
+6. retouch one validation group at 3x the 360p size (16-bit in, 16-bit out)
    -> ``OUT/full_resolution``;
-6. the report -> ``OUT/report.html`` (images and charts in ``OUT/report_files``).
+7. the report -> ``OUT/report.html`` (images and charts in ``OUT/report_files``).
 
 Group-consistent retouching: the LUT weights of every photo of a group are predicted, averaged
 over the group, and the one fused LUT retouches all the group's photos.
+
+The zoo model was trained by its authors on MIT-Adobe FiveK with expert C's edits as
+targets, not on the sample set's synthetic expert, so its PSNR and ΔE against the sample's
+targets measure how far an off-the-shelf look is from this expert's look, not how well it
+learned; only M^GLC (which does not use the targets) compares directly.
 """
 
 from __future__ import annotations
@@ -28,7 +35,12 @@ from pathlib import Path
 from ppr10k.io import atomic_write, write_image
 
 MARKER = "demo.json"
-STAGES = 6
+STAGES = 7
+#: what the demo says about the zoo model's scores (report and closing note)
+ZOO_CAVEAT = ("trained by its authors on MIT-Adobe FiveK (expert C), not on this sample's "
+              "synthetic expert: its scores against the sample's targets are not comparable "
+              "with the trained model's; it shows what an off-the-shelf model does to these "
+              "portraits")
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,19 @@ class DemoSettings:
     max_steps_per_epoch: int | None = None
     full_res_scale: float = 3.0
     seed: int = 0
+    #: zoo model retouched and scored beside the trained one; None: the default
+    #: (:data:`ppr10k.models.zoo.DEFAULT_MODEL`); "" leaves the zoo stage out
+    zoo_model: str | None = None
+
+    def zoo_name(self) -> str | None:
+        """The zoo model this run shows, or None when the zoo stage is off."""
+        if self.zoo_model == "":
+            return None
+        if self.zoo_model is None:
+            from ppr10k.models.zoo import DEFAULT_MODEL
+
+            return DEFAULT_MODEL
+        return self.zoo_model
 
 
 #: ``ppr10k demo``: ends in a few minutes on 2 CPU cores.
@@ -70,22 +95,30 @@ class DemoResult:
 
     out_dir: Path
     report: Path
-    summaries: dict[str, dict]  # identity / model / group / expert -> dataset measures
+    summaries: dict[str, dict]  # identity / model / group / zoo / expert -> dataset measures
     groups: dict[str, list[dict]]  # same keys -> per-group rows
     history: list[dict]
     stage_seconds: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     settings: DemoSettings = FULL
+    zoo_model: str | None = None  # the zoo model in ``summaries["zoo"]``
 
     def closing_note(self) -> str:
-        """Identity vs model vs group-consistent numbers in a few lines of text."""
+        """Identity vs model vs group-consistent (vs zoo) numbers in a few lines of text."""
         rows = [("identity (untouched source)", self.summaries["identity"]),
                 ("trained model", self.summaries["model"]),
                 ("model, group-consistent", self.summaries["group"])]
-        lines = [f"{'':30s} {'PSNR':>7s} {'ΔE':>6s} {'PSNR^HC':>8s} {'ΔE^HC':>6s} {'M^GLC':>7s}"]
+        if "zoo" in self.summaries:
+            rows.append((f"zoo: {self.zoo_model} *", self.summaries["zoo"]))
+        width = max(30, *(len(name) for name, _ in rows))
+        header = (f"{'':{width}s} {'PSNR':>7s} {'ΔE':>6s} {'PSNR^HC':>8s} {'ΔE^HC':>6s} "
+                  f"{'M^GLC':>7s}")
+        lines = [header]
         for name, s in rows:
-            lines.append(f"{name:30s} {s['psnr']:7.2f} {s['delta_e']:6.2f} {s['psnr_hc']:8.2f} "
-                         f"{s['delta_e_hc']:6.2f} {s['glc']:7.3f}")
+            lines.append(f"{name:{width}s} {s['psnr']:7.2f} {s['delta_e']:6.2f} "
+                         f"{s['psnr_hc']:8.2f} {s['delta_e_hc']:6.2f} {s['glc']:7.3f}")
+        if "zoo" in self.summaries:
+            lines.append(f"* {self.zoo_model}: {ZOO_CAVEAT}")
         lines.append(f"wall time {self.seconds:.0f} s")
         return "\n".join(lines)
 
@@ -120,6 +153,18 @@ def predict_group_consistent(data_root: Path, model_path: Path, out_dir: Path,
                      group_consistent=True, group_by="prefix", device="cpu", progress=progress)
     if report.exit_code:
         raise RuntimeError(f"group-consistent prediction failed: {report.summary()}")
+    return [r.output for r in report.results if r.output is not None]
+
+
+def predict_zoo(data_root: Path, model: str, out_dir: Path, progress: bool = True) -> list[Path]:
+    """Write 8-bit ``G_I.png`` for every validation source, retouched by zoo model ``model``
+    (per image, on the CPU)."""
+    from ppr10k.retouch import retouch
+
+    report = retouch([data_root / "val" / "source"], model, out_dir, fmt="png", bits=8,
+                     device="cpu", progress=progress)
+    if report.exit_code:
+        raise RuntimeError(f"retouching with zoo model {model} failed: {report.summary()}")
     return [r.output for r in report.results if r.output is not None]
 
 
@@ -165,7 +210,8 @@ def run_demo(out_dir: str | os.PathLike = "ppr10k-demo", quick: bool = False,
     Args:
         out_dir: folder for everything (a previous demo there is replaced; any other
             non-empty folder is refused).
-        quick: the small budget (:data:`QUICK`, under a minute) instead of :data:`FULL`.
+        quick: the small budget (:data:`QUICK`, about a quarter of a minute on 2 cores)
+            instead of :data:`FULL`.
         settings: explicit settings (overrides ``quick``).
         progress: print stage lines and progress bars.
 
@@ -216,15 +262,31 @@ def run_demo(out_dir: str | os.PathLike = "ppr10k-demo", quick: bool = False,
     predict_group_consistent(data_root, model_path, pred_group, progress=progress)
     times["predict"] = time.perf_counter() - t
 
-    t = stage(4, "evaluate: identity, model, group-consistent (PSNR, ΔE, PSNR^HC, ΔE^HC, "
-                 "M^GLC)")
+    zoo_model = settings.zoo_name()
+    pred_dirs = {"model": pred_model, "group": pred_group}
+    if zoo_model:
+        from ppr10k.models.zoo import ZOO
+
+        trained_on = ZOO[zoo_model].trained_on if zoo_model in ZOO else "other data"
+        t = stage(4, f"zoo model {zoo_model} (trained on {trained_on}): retouch the "
+                     "validation split")
+        pred_dirs["zoo"] = out_dir / "predictions" / "zoo"
+        predict_zoo(data_root, zoo_model, pred_dirs["zoo"], progress=progress)
+        times["zoo model"] = time.perf_counter() - t
+    else:
+        stage(4, "zoo model: left out")
+
+    t = stage(5, "evaluate: identity, model, group-consistent"
+                 f"{', zoo' if zoo_model else ''} (PSNR, ΔE, PSNR^HC, ΔE^HC, M^GLC)")
     target_dir = data_root / "val" / f"target_{settings.expert}"
     evaluations = {
         "identity": _evaluate(data_root / "val" / "source", data_root, settings.expert, progress),
         "model": _evaluate(pred_model, data_root, settings.expert, progress),
         "group": _evaluate(pred_group, data_root, settings.expert, progress),
-        "expert": _evaluate(target_dir, data_root, settings.expert, False),
     }
+    if "zoo" in pred_dirs:
+        evaluations["zoo"] = _evaluate(pred_dirs["zoo"], data_root, settings.expert, progress)
+    evaluations["expert"] = _evaluate(target_dir, data_root, settings.expert, False)
     eval_dir = out_dir / "evaluation"
     eval_dir.mkdir(parents=True, exist_ok=True)
     for name, evaluation in evaluations.items():
@@ -234,23 +296,26 @@ def run_demo(out_dir: str | os.PathLike = "ppr10k-demo", quick: bool = False,
     times["evaluate"] = time.perf_counter() - t
 
     group = sample.val_groups[0]
-    t = stage(5, f"retouch group {group} at {settings.full_res_scale:g}x the 360p size, "
+    t = stage(6, f"retouch group {group} at {settings.full_res_scale:g}x the 360p size, "
                  "group-consistently -> full_resolution/")
     full = _full_resolution(model_path, out_dir / "full_resolution", settings, group, progress)
     times["full resolution"] = time.perf_counter() - t
 
-    t = stage(6, "report")
+    t = stage(7, "report")
     demo = DemoResult(out_dir=out_dir, report=out_dir / "report.html",
                       summaries={k: v.summary for k, v in evaluations.items()},
                       groups={k: v.groups for k, v in evaluations.items()},
-                      history=result.history, stage_seconds=times, settings=settings)
+                      history=result.history, stage_seconds=times, settings=settings,
+                      zoo_model=zoo_model)
     demo.seconds = time.perf_counter() - started
-    write_report(demo, data_root, {"model": pred_model, "group": pred_group}, full)
+    write_report(demo, data_root, pred_dirs, full)
     times["report"] = time.perf_counter() - t
     demo.seconds = time.perf_counter() - started
     with atomic_write(out_dir / MARKER) as tmp:
         tmp.write_text(json.dumps({"made_by": "ppr10k demo", "seconds": demo.seconds,
                                    "settings": dataclasses.asdict(settings),
+                                   "zoo_model": zoo_model,
+                                   "zoo_note": ZOO_CAVEAT if zoo_model else None,
                                    "summaries": demo.summaries, "stage_seconds": times},
                                   indent=1, default=str) + "\n")
     if progress:
