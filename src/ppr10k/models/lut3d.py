@@ -153,6 +153,11 @@ class AdaptiveLUT(nn.Module):
         params = self.predict(images)
         return self.plan(params).apply(images), params
 
+    @property
+    def backbone_origin(self) -> str:
+        """Where the encoder's starting weights came from (``random``, a file, ImageNet)."""
+        return getattr(self.backbone, "weights_origin", "random")
+
     # -- conveniences of this family ----------------------------------------------------
     def predict_weights(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` -> ``(B, N)`` LUT weights."""

@@ -164,7 +164,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
 
     model = create_model(config.model, backbone_weights=config.backbone_weights).to(device)
     if progress:
-        origin = getattr(model.backbone, "weights_origin", "random")
+        origin = model.backbone_origin
         m = config.model
         curves = f", 1D LUTs of {m.curve_dim}" if m.curve_dim else ""
         pairs = is_pairs_spec(config.data)
