@@ -239,6 +239,25 @@ def test_person_mask_covers_the_person_only():
     assert mask[dark_right].mean() < 0.03
 
 
+def test_both_peoples_shoots_vary_about_as_much_in_colour(sample_root):
+    """M^GLC term (variance of the mean a*, b* over a group's photos) of the expert targets,
+    averaged per person: neither person's groups dominate the demo's M^GLC."""
+    from skimage.color import rgb2lab
+
+    info = json.loads((sample_root / "sample.json").read_text())
+    terms: dict[str, list[float]] = {}
+    for split, groups in (("train", info["train_groups"]), ("val", info["val_groups"])):
+        for group in groups:
+            ab = np.array([rgb2lab(tifffile.imread(path))[..., 1:].reshape(-1, 2).mean(axis=0)
+                           for path in sorted((sample_root / split / "target_a")
+                                              .glob(f"{group}_*.tif"))])
+            terms.setdefault(info["people"][str(group)], []).append(
+                float(ab.var(axis=0, ddof=1).sum()))
+    means = sorted(np.mean(v) for v in terms.values())
+    assert len(means) == 2 and means[0] > 0
+    assert means[1] < 4 * means[0], terms
+
+
 def test_grace_hopper_mask_covers_the_person_only():
     from matplotlib import cbook
     from skimage.color import rgb2hsv

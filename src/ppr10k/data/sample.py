@@ -233,6 +233,11 @@ class Person:
         size_wh: (width, height) of the photograph in pixels.
         head_box: (x0, y0, x1, y1) px around the hair, face and headwear; every framing
             keeps it in the picture.
+        shot_scale: range of the shots' zoom around their shoot's framing (< 1: closer).
+            Grace Hopper's is narrower: her face against the dark uniform changes a
+            photo's mean colour more per zoom step than the astronaut's face against the
+            orange suit, and shoots of either person should vary about as much in colour
+            from shot to shot (M^GLC of the sources and targets).
     """
 
     name: str
@@ -241,6 +246,7 @@ class Person:
     polygon_asset: str
     size_wh: tuple[int, int]
     head_box: tuple[float, float, float, float]
+    shot_scale: tuple[float, float] = (0.8, 1.1)
 
     def load(self) -> np.ndarray:
         """The photograph: float32 sRGB ``(H, W, 3)`` in [0, 1], read from a dependency."""
@@ -261,7 +267,7 @@ PEOPLE: dict[str, Person] = {p.name: p for p in (
     Person("grace_hopper", "Grace Hopper",
            "matplotlib sample data grace_hopper.jpg: Grace M. Hopper, U.S. Navy portrait "
            "(1984); public domain", "grace_hopper_person_polygon.json", (512, 600),
-           (150.0, 22.0, 378.0, 310.0)),
+           (150.0, 22.0, 378.0, 310.0), shot_scale=(0.9, 1.0)),
 )}
 
 
@@ -393,7 +399,7 @@ def _augment_offset(rng: np.random.Generator) -> Look:
 
 def _shot_box(group: _Group, rng: np.random.Generator) -> tuple[float, float, float, float]:
     x0, y0, w, h = group.box
-    scale = rng.uniform(0.8, 1.1)  # close-ups and wider shots of the session
+    scale = rng.uniform(*PEOPLE[group.person].shot_scale)  # close-ups and wider shots
     nw, nh = w * scale, h * scale
     cx = x0 + w / 2 + rng.uniform(-0.03, 0.03) * w
     cy = y0 + h / 2 + rng.uniform(-0.03, 0.03) * h
