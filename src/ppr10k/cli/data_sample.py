@@ -12,7 +12,8 @@ def register(subparsers) -> None:
         help="write a small PPR10K-like dataset (official 360p layout) from a built-in photo",
         description="Write a small dataset in the exact layout of the official 360p release "
                     "(train/source_aug, train/target_a|b|c, train/masks, val/...), made from "
-                    "a public-domain portrait with synthetic shoots, shots and expert looks.",
+                    "two public-domain portraits (groups take turns between the two people) "
+                    "with synthetic shoots, shots and expert looks.",
     )
     parser.add_argument("out", help="folder to create (it receives train/ and val/)")
     parser.add_argument("--groups", type=int, default=6, metavar="N",

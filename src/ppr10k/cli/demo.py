@@ -12,8 +12,9 @@ def register(subparsers) -> None:
         help="build the sample set, train, evaluate, retouch and write an HTML report (CPU)",
         description="Run ppr10k end to end on its built-in sample set: make the dataset, "
                     "train an image-adaptive 3D-LUT model on the CPU, predict and evaluate the "
-                    "validation split (per image and group-consistently), retouch one group "
-                    "at a larger size, and write DIR/report.html.",
+                    "validation split (per image and group-consistently) beside the default "
+                    "zoo model (trained on MIT-Adobe FiveK, shown for reference), retouch one "
+                    "group at a larger size, and write DIR/report.html.",
     )
     parser.add_argument("--out", default="ppr10k-demo", metavar="DIR",
                         help="output folder (default: ./ppr10k-demo; an earlier demo there is "
