@@ -249,15 +249,21 @@ def int_to_float(image: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("family", ["adaint", "seplut"])
-@pytest.mark.parametrize("in_dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("in_dtype", [np.uint8, np.uint16, np.float32])
 @pytest.mark.parametrize("out_dtype", [np.uint8, np.uint16, np.float32])
-def test_curves_on_integers_match_float64_reference(family, in_dtype, out_dtype, rng):
+def test_curves_every_dtype_pair_matches_float64_reference(family, in_dtype, out_dtype, rng):
     knots, values, lut = family_curves(family, seed=3)
-    peak_in = SAMPLE_PEAKS[np.dtype(in_dtype)]
-    image = rng.integers(0, peak_in + 1, (24, 32, 3)).astype(in_dtype)
-    image[0, :2] = [[0, 0, 0], [peak_in, peak_in, peak_in]]
+    if in_dtype == np.float32:
+        image = rng.uniform(-0.05, 1.05, (24, 32, 3)).astype(np.float32)
+        as_float = image
+    else:
+        peak_in = SAMPLE_PEAKS[np.dtype(in_dtype)]
+        image = rng.integers(0, peak_in + 1, (24, 32, 3)).astype(in_dtype)
+        image[0, :2] = [[0, 0, 0], [peak_in, peak_in, peak_in]]
+        as_float = int_to_float(image)
     out = apply_lut(image, lut, out=np.empty(image.shape, out_dtype), curves=(knots, values))
-    expected = curves_ref(knots, values, lut, int_to_float(image).astype(np.float64))
+    assert out.dtype == out_dtype
+    expected = curves_ref(knots, values, lut, as_float.astype(np.float64))
     if out_dtype == np.float32:
         np.testing.assert_allclose(out, expected, atol=1e-5, rtol=0)
         return
