@@ -354,3 +354,13 @@ def test_bad_curves():
     bad[1, 2] = np.nan
     with pytest.raises(ValueError, match="finite"):
         apply_lut(image, lut, curves=(knots, bad))
+
+
+def test_nan_samples_read_the_lattice_in_bounds():
+    """A NaN float sample must not become an out-of-range lattice index: it reads as 0."""
+    lut = identity_lut(9).numpy() * 0.5 + 0.25  # maps 0 -> 0.25
+    image = np.full((4, 5, 3), np.nan, np.float32)
+    image[0, 0] = [1.0, 0.5, 0.0]
+    out = apply_lut(image, lut)
+    np.testing.assert_allclose(out[1:], 0.25, atol=1e-6)
+    np.testing.assert_allclose(out[0, 0], [0.75, 0.5, 0.25], atol=1e-6)

@@ -53,9 +53,10 @@ def _apply_row(src, dst, table, dim, base, frac_r, frac_g, frac_b):  # pragma: n
     zero = np.float32(0.0)
     one = np.float32(1.0)
     for x in range(width):
-        r = min(max(src[3 * x], zero), one) * last
-        g = min(max(src[3 * x + 1], zero), one) * last
-        b = min(max(src[3 * x + 2], zero), one) * last
+        # `v > 0 else 0` (not max) so that a NaN sample reads the lattice at 0, in bounds
+        r = min(src[3 * x] if src[3 * x] > zero else zero, one) * last
+        g = min(src[3 * x + 1] if src[3 * x + 1] > zero else zero, one) * last
+        b = min(src[3 * x + 2] if src[3 * x + 2] > zero else zero, one) * last
         ir = min(np.int32(r), top)
         ig = min(np.int32(g), top)
         ib = min(np.int32(b), top)
