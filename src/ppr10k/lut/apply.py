@@ -54,9 +54,9 @@ def _apply_row(src, dst, table, dim, base, frac_r, frac_g, frac_b):  # pragma: n
     one = np.float32(1.0)
     for x in range(width):
         # `v > 0 else 0` (not max) so that a NaN sample reads the lattice at 0, in bounds
-        r = min(src[3 * x] if src[3 * x] > zero else zero, one) * last
-        g = min(src[3 * x + 1] if src[3 * x + 1] > zero else zero, one) * last
-        b = min(src[3 * x + 2] if src[3 * x + 2] > zero else zero, one) * last
+        r = min(max(zero, src[3 * x]), one) * last
+        g = min(max(zero, src[3 * x + 1]), one) * last
+        b = min(max(zero, src[3 * x + 2]), one) * last
         ir = min(np.int32(r), top)
         ig = min(np.int32(g), top)
         ib = min(np.int32(b), top)
