@@ -53,7 +53,7 @@ def _apply_row(src, dst, table, dim, base, frac_r, frac_g, frac_b):  # pragma: n
     zero = np.float32(0.0)
     one = np.float32(1.0)
     for x in range(width):
-        # `v > 0 else 0` (not max) so that a NaN sample reads the lattice at 0, in bounds
+        # max(0, v) with 0 first: a NaN sample gives 0 and reads the lattice in bounds
         r = min(max(zero, src[3 * x]), one) * last
         g = min(max(zero, src[3 * x + 1]), one) * last
         b = min(max(zero, src[3 * x + 2]), one) * last
