@@ -249,15 +249,21 @@ def int_to_float(image: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("family", ["adaint", "seplut"])
-@pytest.mark.parametrize("in_dtype", [np.uint8, np.uint16])
+@pytest.mark.parametrize("in_dtype", [np.uint8, np.uint16, np.float32])
 @pytest.mark.parametrize("out_dtype", [np.uint8, np.uint16, np.float32])
-def test_curves_on_integers_match_float64_reference(family, in_dtype, out_dtype, rng):
+def test_curves_every_dtype_pair_matches_float64_reference(family, in_dtype, out_dtype, rng):
     knots, values, lut = family_curves(family, seed=3)
-    peak_in = SAMPLE_PEAKS[np.dtype(in_dtype)]
-    image = rng.integers(0, peak_in + 1, (24, 32, 3)).astype(in_dtype)
-    image[0, :2] = [[0, 0, 0], [peak_in, peak_in, peak_in]]
+    if in_dtype == np.float32:
+        image = rng.uniform(-0.05, 1.05, (24, 32, 3)).astype(np.float32)
+        as_float = image
+    else:
+        peak_in = SAMPLE_PEAKS[np.dtype(in_dtype)]
+        image = rng.integers(0, peak_in + 1, (24, 32, 3)).astype(in_dtype)
+        image[0, :2] = [[0, 0, 0], [peak_in, peak_in, peak_in]]
+        as_float = int_to_float(image)
     out = apply_lut(image, lut, out=np.empty(image.shape, out_dtype), curves=(knots, values))
-    expected = curves_ref(knots, values, lut, int_to_float(image).astype(np.float64))
+    assert out.dtype == out_dtype
+    expected = curves_ref(knots, values, lut, as_float.astype(np.float64))
     if out_dtype == np.float32:
         np.testing.assert_allclose(out, expected, atol=1e-5, rtol=0)
         return
@@ -305,8 +311,9 @@ def test_identity_curves_change_nothing(rng):
     lut = random_lut(9, seed=8)
     knots = np.tile(np.linspace(0, 1, 5, dtype=np.float32), (3, 1))
     image = rng.uniform(0, 1, (12, 20, 3)).astype(np.float32)
-    np.testing.assert_allclose(apply_lut(image, lut, curves=(knots, knots)), apply_lut(image, lut),
-                               atol=1e-6, rtol=0)
+    for k in (knots, knots[:, ::4]):  # 5 knots, and the fewest: 2
+        np.testing.assert_allclose(apply_lut(image, lut, curves=(k, k)), apply_lut(image, lut),
+                                   atol=1e-6, rtol=0)
     image8 = rng.integers(0, 256, (12, 20, 3)).astype(np.uint8)
     np.testing.assert_array_equal(
         apply_lut(image8, identity_lut(17), curves=(knots, knots)), image8)
@@ -347,3 +354,13 @@ def test_bad_curves():
     bad[1, 2] = np.nan
     with pytest.raises(ValueError, match="finite"):
         apply_lut(image, lut, curves=(knots, bad))
+
+
+def test_nan_samples_read_the_lattice_in_bounds():
+    """A NaN float sample must not become an out-of-range lattice index: it reads as 0."""
+    lut = identity_lut(9).numpy() * 0.5 + 0.25  # maps 0 -> 0.25
+    image = np.full((4, 5, 3), np.nan, np.float32)
+    image[0, 0] = [1.0, 0.5, 0.0]
+    out = apply_lut(image, lut)
+    np.testing.assert_allclose(out[1:], 0.25, atol=1e-6)
+    np.testing.assert_allclose(out[0, 0], [0.75, 0.5, 0.25], atol=1e-6)

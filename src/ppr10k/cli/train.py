@@ -33,9 +33,7 @@ def _positive(text: str) -> int:
 def register(subparsers) -> None:
     """Add ``train``, ``predict`` and ``import-official``."""
     from ppr10k.models.backbones import BACKBONES
-    from ppr10k.models.registry import FAMILIES, get_family
-
-    get_family("lut3d")  # the built-in families are registered
+    from ppr10k.models.registry import FAMILIES
     p = subparsers.add_parser(
         "train", help="train an image-adaptive LUT model (HRP/GLC losses)",
         description="Train a model of any family on a PPR10K root. Defaults follow the "

@@ -53,9 +53,10 @@ def _apply_row(src, dst, table, dim, base, frac_r, frac_g, frac_b):  # pragma: n
     zero = np.float32(0.0)
     one = np.float32(1.0)
     for x in range(width):
-        r = min(max(src[3 * x], zero), one) * last
-        g = min(max(src[3 * x + 1], zero), one) * last
-        b = min(max(src[3 * x + 2], zero), one) * last
+        # max(0, v) with 0 first: a NaN sample gives 0 and reads the lattice in bounds
+        r = min(max(zero, src[3 * x]), one) * last
+        g = min(max(zero, src[3 * x + 1]), one) * last
+        b = min(max(zero, src[3 * x + 2]), one) * last
         ir = min(np.int32(r), top)
         ig = min(np.int32(g), top)
         ib = min(np.int32(b), top)

@@ -6,7 +6,10 @@ Families: ``lut3d`` (:class:`AdaptiveLUT`), ``adaint`` (:class:`AdaIntLUT`), ``s
 group's parameters (``average``) and names its regularisers (``regularisation``).
 """
 
-from ppr10k.models.adaint import AdaIntLUT
+# the built-in families register themselves on import, in this order
+from ppr10k.models.lut3d import AdaptiveLUT, ApplyPlan, blend  # isort: skip
+from ppr10k.models.adaint import AdaIntLUT  # isort: skip
+from ppr10k.models.seplut import SepLUT  # isort: skip
 from ppr10k.models.backbones import BACKBONES, create_backbone
 from ppr10k.models.checkpoint import (
     import_official,
@@ -17,9 +20,7 @@ from ppr10k.models.checkpoint import (
 )
 from ppr10k.models.config import ModelConfig
 from ppr10k.models.device import resolve_device
-from ppr10k.models.lut3d import AdaptiveLUT, ApplyPlan, blend
 from ppr10k.models.registry import FAMILIES, create_model, get_family, register_family
-from ppr10k.models.seplut import SepLUT
 
 __all__ = [
     "BACKBONES",
@@ -41,7 +42,3 @@ __all__ = [
     "resolve_device",
     "save_model",
 ]
-
-from ppr10k.models.registry import _register_builtin
-
-_register_builtin()

@@ -18,7 +18,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ppr10k.lut import fuse_luts
+from ppr10k.models import official
 from ppr10k.models.lut3d import AdaptiveLUT, ApplyPlan, Params
+from ppr10k.models.registry import Family, register_family
 
 
 class AdaIntLUT(AdaptiveLUT):
@@ -66,3 +68,12 @@ class AdaIntLUT(AdaptiveLUT):
         groups = [(name, [p for p in params if id(p) not in own], scale)
                   for name, params, scale in super().parameter_groups()]
         return groups + [("intervals", list(self.intervals.parameters()), 0.1)]
+
+
+register_family(Family(
+    "adaint", AdaIntLUT,
+    "basis 3D LUTs on an image-adaptive non-uniform lattice",
+    "Yang et al., CVPR 2022",
+    defaults={"lut_dim": 33, "width": 16},
+    regularisation={"sparse": 1e-4, "smooth": 0.0, "mono": 10.0},
+    recognise=official.is_adaint, convert=official.convert_adaint))

@@ -22,8 +22,8 @@ from safetensors.torch import load_file, save_file
 
 from ppr10k.io import atomic_write
 from ppr10k.models.config import ModelConfig
-from ppr10k.models.official import load_checkpoint_file, recognise_family
-from ppr10k.models.registry import create_model, get_family
+from ppr10k.models.official import load_checkpoint_file
+from ppr10k.models.registry import FAMILIES, create_model, get_family
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
@@ -133,11 +133,28 @@ def load_official(paths: Sequence[str | os.PathLike], family: str | None = None,
         input_space: ``srgb`` or ``xyz`` (the published XYZ models; not in the files).
     """
     loaded = [load_checkpoint_file(p) for p in paths]
-    recognised = recognise_family(loaded, paths)
-    if family is not None and get_family(family).name != recognised:
-        raise ValueError(f"{', '.join(map(str, paths))}: these are {recognised} files, "
-                         f"not {family}")
-    return get_family(recognised).convert(loaded, expert=expert, input_space=input_space)
+    names = ", ".join(str(p) for p in paths)
+    matches = [f.name for f in FAMILIES.values() if f.recognise and f.recognise(loaded)]
+    if len(matches) != 1:
+        raise ValueError(f"{names}: not a published checkpoint layout that ppr10k knows "
+                         "(expected the 3D-LUT LUTs + classifier files, or one AdaInt or "
+                         "SepLUT checkpoint)")
+    if family is not None and get_family(family).name != matches[0]:
+        raise ValueError(f"{names}: these are {matches[0]} files, not {family}")
+    fields, state = get_family(matches[0]).convert(loaded)
+    config = ModelConfig(**fields, expert=expert, init="reference", input_space=input_space)
+    model = create_model(config)
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"{names}: does not fit a {config.family} model (missing "
+                         f"{missing[:3]}, unexpected {unexpected[:3]})")
+    for key, value in state.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise ValueError(f"{names}: tensor {key} has shape {tuple(value.shape)}, the "
+                             f"model expects {tuple(own[key].shape)}")
+    model.load_state_dict({k: v.float() for k, v in state.items()})
+    return model.eval()
 
 
 def import_official(paths: Sequence[str | os.PathLike], out: str | os.PathLike,

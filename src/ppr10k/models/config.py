@@ -7,6 +7,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ppr10k.models.registry import get_family
+
 #: Colour spaces a model can take as input (see :mod:`ppr10k.models.zoo`).
 INPUT_SPACES = ("srgb", "xyz")
 
@@ -47,8 +49,6 @@ class ModelConfig:
     thumbnail: int = 540
 
     def __post_init__(self) -> None:
-        from ppr10k.models.registry import get_family
-
         family = get_family(self.family)
         for key, value in family.defaults.items():
             if getattr(self, key) is None:
@@ -80,8 +80,6 @@ class ModelConfig:
 
     def with_family(self, family: str) -> ModelConfig:
         """A copy for another family: family-default fields are reset to its defaults."""
-        from ppr10k.models.registry import get_family
-
         if family == self.family:
             return self
         data = self.to_dict()

@@ -30,8 +30,10 @@ from ppr10k.lut import (
     lut_monotonicity,
     lut_total_variation,
 )
+from ppr10k.models import official
 from ppr10k.models.backbones import create_backbone
 from ppr10k.models.config import ModelConfig
+from ppr10k.models.registry import Family, register_family
 
 Params = dict[str, torch.Tensor]
 
@@ -170,3 +172,12 @@ class AdaptiveLUT(nn.Module):
     def fused_lut(self, images: torch.Tensor) -> torch.Tensor:
         """The fused LUT of each image: ``(B, 3, D, D, D)``."""
         return self.fuse(self.predict_weights(images))
+
+
+register_family(Family(
+    "lut3d", AdaptiveLUT,
+    "N basis 3D LUTs fused with per-image weights",
+    "Zeng et al., TPAMI 2020; PPR10K (Liang et al., CVPR 2021)",
+    defaults={"lut_dim": 33, "width": 16},
+    regularisation={"sparse": None, "smooth": 1e-4, "mono": 10.0},
+    recognise=official.is_lut3d, convert=official.convert_lut3d))

@@ -11,7 +11,9 @@ containers only; a file holding code is refused). The family is recognised from 
 * AdaInt (``adaint``): ``{"state_dict": ...}`` with ``adaint.intervals_generator.*``.
 * SepLUT (``seplut``): ``{"state_dict": ...}`` with ``lut1d_generator.lut1d_generator.*``.
 
-AdaInt's and SepLUT's basis LUT bank is a bias-free linear layer ``(3 D^3, N)``: column
+A converter returns the model's config fields and its state dict in ppr10k's keys; the
+family's registration names its converter, and :func:`ppr10k.models.load_official` builds
+and fills the model. AdaInt's and SepLUT's basis LUT bank is a bias-free linear layer ``(3 D^3, N)``: column
 ``n`` read as ``(3, D, D, D)`` is basis LUT ``n`` in the layout ``lut[c, b, g, r]``.
 """
 
@@ -19,13 +21,15 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-__all__ = ["convert_adaint", "convert_lut3d", "convert_seplut", "is_adaint", "is_lut3d",
-           "is_seplut", "load_checkpoint_file"]
+__all__ = ["Converted", "convert_adaint", "convert_lut3d", "convert_seplut", "is_adaint",
+           "is_lut3d", "is_seplut", "load_checkpoint_file"]
+
+#: what a converter returns: ``(ModelConfig fields, state dict in ppr10k's keys)``
+Converted = tuple[dict[str, Any], dict[str, torch.Tensor]]
 
 
 def load_checkpoint_file(path: str | os.PathLike) -> Any:
@@ -123,12 +127,8 @@ def _classifier_state(state: dict[str, torch.Tensor]) -> tuple[str, int, dict]:
     return name, int(state["model.1.weight"].shape[0]), ours
 
 
-def convert_lut3d(loaded: list[Any], expert: str | None = None,
-                  input_space: str = "srgb"):
-    """The 3D-LUT files (basis LUTs + classifier, either order) -> an ``AdaptiveLUT``."""
-    from ppr10k.models.config import ModelConfig
-    from ppr10k.models.lut3d import AdaptiveLUT
-
+def convert_lut3d(loaded: list[Any]) -> Converted:
+    """The 3D-LUT files (basis LUTs + classifier, either order) -> a ``lut3d`` model."""
     luts_obj = next(obj for obj in loaded if _is_lut_file(obj))
     classifier = next(obj for obj in loaded if _is_classifier(obj))
     luts = _basis_luts(luts_obj)
@@ -137,13 +137,10 @@ def convert_lut3d(loaded: list[Any], expert: str | None = None,
     if n_outputs != luts.shape[0]:
         raise ValueError(f"the classifier predicts {n_outputs} weights for "
                          f"{luts.shape[0]} LUTs: these files do not belong together")
-    config = ModelConfig("lut3d", n_luts=luts.shape[0], lut_dim=luts.shape[-1],
-                         backbone=backbone, width=width, expert=expert, init="reference",
-                         input_space=input_space)
-    model = AdaptiveLUT(config)
     state["luts"] = luts
-    _load(model, state)
-    return model
+    fields = {"family": "lut3d", "n_luts": luts.shape[0], "lut_dim": luts.shape[-1],
+              "backbone": backbone, "width": width}
+    return fields, state
 
 
 def _generator_parts(state: dict[str, torch.Tensor],
@@ -169,10 +166,7 @@ def _generator_parts(state: dict[str, torch.Tensor],
 
 
 def _convert_generated(loaded: list[Any], family: str, generator: str,
-                       extra: dict[str, str], expert: str | None, input_space: str):
-    from ppr10k.models.config import ModelConfig
-    from ppr10k.models.registry import create_model
-
+                       extra: dict[str, str]) -> Converted:
     state = _state_dict(loaded[0])
     ours, backbone, n_luts, dim = _generator_parts(state, generator)
     for theirs, mine in extra.items():
@@ -181,52 +175,18 @@ def _convert_generated(loaded: list[Any], family: str, generator: str,
     width = int(state["backbone.0.0.weight"].shape[0]) if backbone == "tiny" else None
     curve_dim = (int(state["lut1d_generator.lut1d_generator.bias"].shape[0]) // 3
                  if family == "seplut" else None)
-    config = ModelConfig(family, n_luts=n_luts, lut_dim=dim, backbone=backbone, width=width,
-                         curve_dim=curve_dim, expert=expert, init="reference",
-                         input_space=input_space)
-    model = create_model(config)
-    _load(model, ours)
-    return model
+    fields = {"family": family, "n_luts": n_luts, "lut_dim": dim, "backbone": backbone,
+              "width": width, "curve_dim": curve_dim}
+    return fields, ours
 
 
-def convert_adaint(loaded: list[Any], expert: str | None = None, input_space: str = "srgb"):
-    """An AdaInt ``{"state_dict"}`` -> an ``AdaIntLUT``."""
+def convert_adaint(loaded: list[Any]) -> Converted:
+    """An AdaInt ``{"state_dict"}`` -> an ``adaint`` model."""
     return _convert_generated(loaded, "adaint", "lut_generator",
-                              {"adaint.intervals_generator": "intervals"}, expert, input_space)
+                              {"adaint.intervals_generator": "intervals"})
 
 
-def convert_seplut(loaded: list[Any], expert: str | None = None, input_space: str = "srgb"):
-    """A SepLUT ``{"state_dict"}`` -> a ``SepLUT``."""
+def convert_seplut(loaded: list[Any]) -> Converted:
+    """A SepLUT ``{"state_dict"}`` -> a ``seplut`` model."""
     return _convert_generated(loaded, "seplut", "lut3d_generator",
-                              {"lut1d_generator.lut1d_generator": "curves"}, expert,
-                              input_space)
-
-
-def _load(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise ValueError(f"checkpoint does not fit the model: missing {missing[:3]}, "
-                         f"unexpected {unexpected[:3]}")
-    for key, value in state.items():
-        if tuple(value.shape) != tuple(own[key].shape):
-            raise ValueError(f"checkpoint tensor {key} has shape {tuple(value.shape)}, "
-                             f"the model expects {tuple(own[key].shape)}")
-    model.load_state_dict({k: v.float() for k, v in state.items()})
-    model.eval()
-
-
-def recognise_family(loaded: Sequence[Any], paths: Sequence[Any]) -> str:
-    """The one registered family whose converter recognises these files."""
-    from ppr10k.models.registry import FAMILIES, get_family
-
-    get_family("lut3d")  # make sure the built-in families are registered
-    matches = [name for name, family in FAMILIES.items()
-               if family.recognise is not None and family.recognise(list(loaded))]
-    if len(matches) != 1:
-        names = ", ".join(str(p) for p in paths)
-        raise ValueError(f"{names}: not a published checkpoint layout that ppr10k knows "
-                         "(expected the 3D-LUT LUTs + classifier files, or one AdaInt or "
-                         "SepLUT checkpoint)")
-    return matches[0]
+                              {"lut1d_generator.lut1d_generator": "curves"})

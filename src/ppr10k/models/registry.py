@@ -1,5 +1,8 @@
 """The registry of model families: each registers its module, defaults and converter.
 
+A family's module registers itself when imported (``ppr10k.models`` imports the built-in
+ones: ``lut3d``, ``adaint``, ``seplut``), so a new family is one new file there.
+
 A family is a :class:`Family` record: the ``nn.Module`` class (a subclass of
 :class:`~ppr10k.models.lut3d.AdaptiveLUT` answering ``predict``, ``plan``, ``average``,
 ``regularisation``), the :class:`~ppr10k.models.config.ModelConfig` defaults it fills in,
@@ -37,7 +40,8 @@ class Family:
             ``lambda_s * (mean(w^2) + sum TV)``).
         recognise: ``recognise(loaded)`` is True for published checkpoint files of this
             family (``loaded``: the objects ``torch.load`` returned, one per file).
-        convert: ``convert(loaded, expert) -> model`` for those files.
+        convert: ``convert(loaded) -> (config fields, state dict)`` for those files
+            (:mod:`ppr10k.models.official`).
     """
 
     name: str
@@ -47,7 +51,8 @@ class Family:
     defaults: dict[str, Any]
     regularisation: dict[str, float | None]
     recognise: Callable[[list[Any]], bool] | None = None
-    convert: Callable[..., nn.Module] | None = field(default=None, compare=False)
+    convert: Callable[[list[Any]], tuple[dict, dict]] | None = field(default=None,
+                                                                      compare=False)
 
 
 FAMILIES: dict[str, Family] = {}
@@ -69,7 +74,6 @@ def suggest(name: str, choices: list[str] | tuple[str, ...]) -> str:
 
 def get_family(name: str) -> Family:
     """The registered family ``name``; an unknown name is a one-line ``ValueError``."""
-    _register_builtin()
     if name not in FAMILIES:
         raise ValueError(f"unknown model family {name!r}{suggest(name, list(FAMILIES))}; "
                          f"families: {', '.join(FAMILIES)}")
@@ -79,39 +83,3 @@ def get_family(name: str) -> Family:
 def create_model(config, backbone_weights: str | None = None) -> nn.Module:
     """Build the model a :class:`~ppr10k.models.config.ModelConfig` describes."""
     return get_family(config.family).module(config, backbone_weights=backbone_weights)
-
-
-_BUILTIN_DONE = False
-
-
-def _register_builtin() -> None:
-    global _BUILTIN_DONE
-    if _BUILTIN_DONE:
-        return
-    _BUILTIN_DONE = True
-    from ppr10k.models import official
-    from ppr10k.models.adaint import AdaIntLUT
-    from ppr10k.models.lut3d import AdaptiveLUT
-    from ppr10k.models.seplut import SepLUT
-
-    register_family(Family(
-        "lut3d", AdaptiveLUT,
-        "N basis 3D LUTs fused with per-image weights",
-        "Zeng et al., TPAMI 2020; PPR10K (Liang et al., CVPR 2021)",
-        defaults={"lut_dim": 33, "width": 16},
-        regularisation={"sparse": None, "smooth": 1e-4, "mono": 10.0},
-        recognise=official.is_lut3d, convert=official.convert_lut3d))
-    register_family(Family(
-        "adaint", AdaIntLUT,
-        "basis 3D LUTs on an image-adaptive non-uniform lattice",
-        "Yang et al., CVPR 2022",
-        defaults={"lut_dim": 33, "width": 16},
-        regularisation={"sparse": 1e-4, "smooth": 0.0, "mono": 10.0},
-        recognise=official.is_adaint, convert=official.convert_adaint))
-    register_family(Family(
-        "seplut", SepLUT,
-        "image-adaptive per-channel 1D LUTs, then an image-adaptive 3D LUT",
-        "Yang et al., ECCV 2022",
-        defaults={"lut_dim": 17, "curve_dim": 17, "width": 8},
-        regularisation={"sparse": 1e-4, "smooth": 0.0, "mono": 0.0},
-        recognise=official.is_seplut, convert=official.convert_seplut))

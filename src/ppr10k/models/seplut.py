@@ -16,7 +16,9 @@ import torch
 from torch import nn
 
 from ppr10k.lut import fuse_luts
+from ppr10k.models import official
 from ppr10k.models.lut3d import AdaptiveLUT, ApplyPlan, Params
+from ppr10k.models.registry import Family, register_family
 
 #: 1D LUT values of the identity start are kept this far inside (0, 1) (the sigmoid's range)
 _IDENTITY_MARGIN = 1e-3
@@ -57,3 +59,12 @@ class SepLUT(AdaptiveLUT):
         knots = torch.linspace(0.0, 1.0, lut1d.shape[-1], dtype=lut1d.dtype,
                                device=lut1d.device).expand_as(lut1d)
         return ApplyPlan(fuse_luts(self.luts, params["weights"]), (knots, lut1d))
+
+
+register_family(Family(
+    "seplut", SepLUT,
+    "image-adaptive per-channel 1D LUTs, then an image-adaptive 3D LUT",
+    "Yang et al., ECCV 2022",
+    defaults={"lut_dim": 17, "curve_dim": 17, "width": 8},
+    regularisation={"sparse": 1e-4, "smooth": 0.0, "mono": 0.0},
+    recognise=official.is_seplut, convert=official.convert_seplut))

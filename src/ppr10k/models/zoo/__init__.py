@@ -172,9 +172,7 @@ def build_zoo(models_dir: str | os.PathLike, out_dir: str | os.PathLike = ZOO_DI
 
 def zoo_listing() -> dict:
     """Families and zoo models with their facts (what ``ppr10k models`` prints)."""
-    from ppr10k.models.registry import FAMILIES, get_family
-
-    get_family("lut3d")
+    from ppr10k.models.registry import FAMILIES
     scores = zoo_scores()
     rows = []
     for entry in ZOO.values():
