@@ -8,6 +8,7 @@ the parsed arguments and returning the exit code.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 
@@ -41,7 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (CommandError, FileNotFoundError, NotADirectoryError, ValueError) as error:
+    except (CommandError, FileNotFoundError, FileExistsError, NotADirectoryError,
+            ValueError) as error:
+        print(f"ppr10k {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except OSError as error:  # a full disk is the user's to fix, not a bug
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
         print(f"ppr10k {args.command}: error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into `head` and closed early

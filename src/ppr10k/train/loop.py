@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +22,7 @@ from ppr10k.data import EvaluationImages, TrainingPairs
 from ppr10k.data.pairs import index_training_data, is_pairs_spec
 from ppr10k.evaluate.metrics import psnr
 from ppr10k.io import atomic_write
+from ppr10k.io.guard import LOCK_NAME, NoSpaceError, RunLock, is_no_space, remove_stale_temps
 from ppr10k.models import create_model, resolve_device, save_model
 from ppr10k.train.config import TrainConfig
 from ppr10k.train.losses import human_region_mse, overlap_consistency
@@ -102,9 +106,9 @@ def _write_log(run_dir: Path, history: list[dict]) -> None:
         tmp.write_text("".join(json.dumps(row) + "\n" for row in history))
 
 
-def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                epoch: int, result: TrainResult) -> None:
-    state = {
+def _train_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+                 epoch: int, result: TrainResult) -> dict:
+    return {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "epoch": epoch,
@@ -113,8 +117,32 @@ def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
         "history": json.dumps(result.history),
         "torch_rng": torch.get_rng_state(),
     }
-    with atomic_write(path) as tmp:
-        torch.save(state, tmp)
+
+
+def _save_checkpoint(run_dir: Path, name: str, model: torch.nn.Module, extra: dict,
+                     state: dict | None = None) -> None:
+    """Write ``RUN/name/`` (model, and ``train_state.pt`` when given) all or nothing.
+
+    Every file is first written complete into a hidden staging folder beside it
+    (``.name.XXXXXXXX.tmp``), then renamed into place: a full disk or a crash while writing
+    leaves the previous checkpoint whole (renames need no space).
+    """
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=run_dir))
+    try:
+        save_model(model, staging, extra=extra)
+        if state is not None:
+            with atomic_write(staging / STATE_NAME) as tmp:
+                torch.save(state, tmp)
+        final = run_dir / name
+        final.mkdir(exist_ok=True)
+        for file in sorted(staging.iterdir(), key=lambda p: p.name == STATE_NAME):
+            os.replace(file, final / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+#: Files that make a folder a training run's.
+RUN_FILES = ("config.json", LOG_NAME, "last", "best")
 
 
 def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict]:
@@ -141,12 +169,35 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         on_epoch_end: called with ``(epoch, log_row)`` after each saved epoch.
     """
     run_dir = Path(config.out)
+    created = not run_dir.exists()
+    lock = RunLock(run_dir, "--out").acquire()  # one writer per run folder
+    try:
+        return _train_locked(config, resume, progress, on_epoch_end)
+    except BaseException:
+        lock.release()
+        if created and {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
+            shutil.rmtree(run_dir, ignore_errors=True)  # refused before writing anything
+        raise
+    finally:
+        lock.release()
+
+
+def _train_locked(config: TrainConfig, resume: bool, progress: bool,
+                  on_epoch_end: Callable[[int, dict], None] | None) -> TrainResult:
+    """:func:`train` while holding the run folder's lock."""
+    started_at = time.time()
+    run_dir = Path(config.out)
     state_path = run_dir / "last" / STATE_NAME
     if state_path.exists() and not resume:
         raise ValueError(f"{run_dir} already holds a training run; pass --resume to continue "
                          "it or choose another --out")
     if resume and not state_path.exists():
         raise FileNotFoundError(f"nothing to resume: {state_path} does not exist")
+    others = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if others and not resume:
+        raise FileExistsError(f"{run_dir} holds another run's files ({', '.join(others)}); "
+                              "choose another --out (or remove them)")
+    remove_stale_temps(run_dir, started_at, subfolders=("last", "best"))
     device = resolve_device(config.device)
     seed_everything(config.seed)
 
@@ -202,6 +253,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
     if config.max_steps_per_epoch:
         steps = min(steps, config.max_steps_per_epoch)
 
+    saved = start_epoch - 1  # the epoch RUN/last/ holds
     for epoch in range(start_epoch, config.epochs + 1):
         model.train()
         started = time.perf_counter()
@@ -231,11 +283,20 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         row["best_epoch"] = result.best_epoch
         result.history.append(row)
         extra = {"train": config.to_dict(), "epoch": epoch, "val_psnr": row["val_psnr"]}
-        if result.best_epoch == epoch:
-            save_model(model, run_dir / "best", extra=extra)
-        save_model(model, run_dir / "last", extra=extra)
-        _save_state(state_path, model, optimizer, epoch, result)
-        _write_log(run_dir, result.history)
+        try:
+            if result.best_epoch == epoch:
+                _save_checkpoint(run_dir, "best", model, extra)
+            _save_checkpoint(run_dir, "last", model, extra,
+                             _train_state(model, optimizer, epoch, result))
+            saved = epoch
+            _write_log(run_dir, result.history)
+        except OSError as error:
+            if not is_no_space(error):
+                raise
+            kept = (f"{run_dir / 'last'} holds epoch {saved}; free some space, then "
+                    "continue with --resume" if saved else "no checkpoint was kept")
+            raise NoSpaceError(f"disk full while saving epoch {epoch} to {run_dir}: "
+                               f"{kept}") from None
         if progress:
             val = f"{row['val_psnr']:.2f} dB" if row["val_psnr"] is not None else "n/a"
             print(f"epoch {epoch}/{config.epochs}  loss {row.get('loss', 0):.5f}  "
