@@ -262,7 +262,10 @@ def test_no_temp_files_left_and_skip_existing_resumes(tmp_path, rng, model_dir):
     assert [r.status for r in report.results] == ["skipped", "done", "done"]
     assert (out / "p0.png").stat().st_mtime_ns == stamp
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png", "p2.png"]
-    report = run([src], out, model=model_dir)  # without the flag: redone
+    with pytest.raises(FileExistsError, match="--overwrite"):  # never replaced silently
+        run([src], out, model=model_dir)
+    assert (out / "p0.png").stat().st_mtime_ns == stamp
+    report = run([src], out, model=model_dir, overwrite=True)  # said explicitly: redone
     assert [r.status for r in report.results] == ["done"] * 3
 
 

@@ -35,7 +35,8 @@ def register(subparsers) -> None:
                     "of any family: its parameters are predicted on a small copy (the size "
                     "it was trained on), its curves and 3D LUT are applied at full "
                     "resolution. EXIF and ICC profiles are kept; outputs "
-                    "are written atomically and never overwrite inputs.")
+                    "are written atomically, never overwrite inputs, and never replace existing "
+                    "files without --overwrite.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files and/or folders")
     p.add_argument("--model",
                    help="a model folder or .safetensors, a training run (its best/), or a zoo "
@@ -55,8 +56,12 @@ def register(subparsers) -> None:
                    help="largest gap between shots of one group (default 300 s)")
     p.add_argument("--group-strength", type=_strength, default=1.0, metavar="S",
                    help="0..1: how far weights move to the group mean (default 1: identical)")
-    p.add_argument("--skip-existing", action="store_true",
-                   help="skip photos whose output exists (resume a batch)")
+    existing = p.add_mutually_exclusive_group()
+    existing.add_argument("--skip-existing", action="store_true",
+                          help="skip photos whose output exists (resume a batch)")
+    existing.add_argument("--overwrite", action="store_true",
+                          help="replace existing outputs (without this or --skip-existing, "
+                               "an existing output stops the run before it starts)")
     p.add_argument("--workers", type=int, default=1, help="photos in flight (default 1)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
@@ -78,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         args.inputs, model, args.out, fmt=args.fmt, bits=args.bits,
         group_consistent=args.group_consistent, group_by=args.group_by,
         group_gap=args.group_gap, group_strength=args.group_strength,
-        skip_existing=args.skip_existing, workers=args.workers, device=args.device,
+        skip_existing=args.skip_existing, overwrite=args.overwrite, workers=args.workers, device=args.device,
         recursive=args.recursive, max_pixels=args.max_pixels or None, quality=args.quality,
         progress=not args.quiet)
     print(report.summary(), file=sys.stderr if report.failed else sys.stdout)

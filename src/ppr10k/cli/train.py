@@ -90,7 +90,9 @@ def register(subparsers) -> None:
     p.add_argument("--split", choices=("train", "val"), default="val")
     p.add_argument("--model", required=True,
                    help="ppr10k model folder, a training run (its best/), or a zoo name")
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", required=True, help="output folder (outside the dataset)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace predictions already in --out (refused otherwise)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run_predict)
@@ -149,7 +151,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from ppr10k.train import predict_split
 
     written = predict_split(args.data, args.split, resolve_model(args.model), args.out,
-                            args.device, progress=not args.quiet)
+                            args.device, progress=not args.quiet, overwrite=args.overwrite)
     print(f"wrote {len(written)} predictions to {args.out}")
     return 0
 

@@ -43,14 +43,16 @@ def _inside(path: Path, folder: Path) -> bool:
 
 def check_output_folder(out: str | os.PathLike, protected: Iterable[str | os.PathLike], *,
                         option: str = "--out", what: str = "an input folder",
-                        contain: bool = True) -> None:
-    """Refuse an output folder that is, lies inside or (``contain``) holds a protected one.
+                        inside: bool = True, contain: bool = True) -> None:
+    """Refuse an output folder that is, (``inside``) lies inside or (``contain``) holds a
+    protected one.
 
     Args:
         out: the folder (or file) the run will write.
         protected: folders holding the run's inputs or a dataset (missing ones are fine).
         option: the option naming ``out``, for the message.
         what: what the protected folders are, for the message.
+        inside: also refuse an ``out`` below a protected folder.
         contain: also refuse an ``out`` that holds a protected folder.
 
     Raises:
@@ -66,7 +68,7 @@ def check_output_folder(out: str | os.PathLike, protected: Iterable[str | os.Pat
         root = _resolve(folder)
         if target == root:
             where = f"is {what}"
-        elif _inside(target, root):
+        elif inside and _inside(target, root):
             where = f"is inside {what} {root}"
         elif contain and _inside(root, target):
             where = f"holds {what} {root}"

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ppr10k.io.guard import check_output_folder
 from ppr10k.io.photo import PHOTO_SUFFIXES
 from ppr10k.io.raw import is_raw
 
@@ -121,7 +122,8 @@ def plan_outputs(jobs: list[Job], out_dir: str | os.PathLike, fmt: str | None,
 
     Raises:
         OutputFolderError: ``out_dir`` is an input folder (or inside one, when searching
-            recursively), or an output would overwrite an input file.
+            recursively), the folder of an input file, or an output would overwrite an
+            input file or land in an input folder.
     """
     out = Path(out_dir).resolve()
     roots = {job.root.resolve() for job in jobs if job.root is not None}
@@ -148,6 +150,19 @@ def plan_outputs(jobs: list[Job], out_dir: str | os.PathLike, fmt: str | None,
             raise OutputFolderError(f"output {job.output} would overwrite the input "
                                     f"{job.source}; choose another output folder")
         counts[job.output] += 1
+    try:  # a folder holding an input file named directly is an input folder too
+        check_output_folder(out_dir, {job.source.resolve().parent for job in jobs
+                                      if job.root is None},
+                            what="the folder of an input", inside=False,
+                            contain=False)
+    except ValueError as error:
+        raise OutputFolderError(str(error)) from None
+    for job in jobs:  # several input folders mirror into OUT/NAME: never into an input's
+        for root in roots:
+            if job.output.parent == root or (recursive and _inside(job.output, root)):
+                raise OutputFolderError(
+                    f"output {job.output} would be written into the input folder {root}; "
+                    "choose a folder outside the inputs")
     failures = []
     for job in jobs:
         if counts[job.output] > 1:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ppr10k.io.guard import check_not_replacing
 from ppr10k.io.image import SAMPLE_PEAKS
 from ppr10k.io.metadata import read_metadata
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS, Photo, PhotoError, read_photo, write_photo
@@ -222,7 +223,8 @@ def _run(tasks: Sequence, fn: Callable, workers: int, bar: tqdm | None) -> list:
 def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | os.PathLike,
             out_dir: str | os.PathLike, *, fmt: str | None = None, bits: int | None = None,
             group_consistent: bool = False, group_by: str = "auto", group_gap: float = 300.0,
-            group_strength: float = 1.0, skip_existing: bool = False, workers: int = 1,
+            group_strength: float = 1.0, skip_existing: bool = False,
+            overwrite: bool = False, workers: int = 1,
             device: str = "auto", recursive: bool = False,
             max_pixels: int | None = DEFAULT_MAX_PIXELS, quality: int = 95,
             progress: bool = True) -> RetouchReport:
@@ -242,6 +244,8 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         group_strength: 0..1, how far each photo's weights move to the group mean.
         skip_existing: leave photos whose output exists (outputs are written atomically,
             so an existing output is complete): resumes an interrupted batch.
+        overwrite: replace existing output files. Without it (or ``skip_existing``) an
+            existing output refuses the whole run before anything is written.
         workers: photos processed at once (threads; the LUT kernel itself uses every core).
         device: ``auto``, ``cpu`` or ``cuda`` (model and LUT application).
         max_pixels: refuse larger images (decompression bombs); None: no limit.
@@ -254,6 +258,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
     Raises:
         ValueError: bad options; :class:`~ppr10k.retouch.discover.OutputFolderError` for an
             output folder that would overwrite or mix with inputs.
+        FileExistsError: an output exists and neither ``overwrite`` nor ``skip_existing``.
     """
     start = time.perf_counter()
     if bits not in (None, 8, 16):
@@ -282,6 +287,10 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
     report.results.extend(PhotoResult(job.source, job.output, "failed", reason)
                           for job, reason in collisions)
     jobs = [job for job in jobs if id(job) not in blocked]
+    if not skip_existing:
+        check_not_replacing((job.output for job in jobs), overwrite,
+                            hint="pass --overwrite to replace it, --skip-existing to keep it, "
+                                 "or choose another --out")
     ctx = _Context(model, torch_device, bits, fmt, max_pixels, quality)
 
     bar = tqdm(total=len(jobs), unit="photo", disable=not progress, dynamic_ncols=True,

@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from ppr10k.data.layout import SOURCE_DIRS, SOURCE_SUFFIXES, parse_stem
 from ppr10k.io import image_to_tensor, read_image, tensor_to_image, write_image
+from ppr10k.io.guard import check_not_replacing, check_output_folder
 from ppr10k.models import load_model, resolve_device
 
 
@@ -26,16 +27,25 @@ def list_sources(root: str | os.PathLike, split: str) -> list[Path]:
 @torch.no_grad()
 def predict_split(data_root: str | os.PathLike, split: str, model_path: str | os.PathLike,
                   out_dir: str | os.PathLike, device: str = "auto",
-                  progress: bool = True) -> list[Path]:
+                  progress: bool = True, overwrite: bool = False) -> list[Path]:
     """Retouch every source of ``split`` with the model; write 8-bit ``OUT/G_I.png``.
+
+    Args:
+        overwrite: replace existing ``OUT/G_I.png`` files (refused otherwise).
 
     Returns:
         The written files.
+
+    Raises:
+        ValueError: ``out_dir`` is, lies inside or holds the dataset ``data_root``.
+        FileExistsError: a prediction file exists already and ``overwrite`` is off.
     """
     out_dir = Path(out_dir)
     sources = list_sources(data_root, split)
-    if any(out_dir.resolve() == p.parent.resolve() for p in sources[:1]):
-        raise ValueError(f"--out {out_dir} is the source folder; choose another folder")
+    check_output_folder(out_dir, [data_root], what="the dataset")
+    check_not_replacing((out_dir / f"{p.stem}.png" for p in sources), overwrite,
+                        hint="pass --overwrite to replace the predictions there or choose "
+                             "another --out")
     torch_device = resolve_device(device)
     model = load_model(model_path, torch_device)
     written = []
