@@ -274,7 +274,7 @@ def test_cli_refuses_to_overwrite_an_input(dataset, capsys):
     (folders["pred"] / "psnr_histogram.png").write_bytes(before)  # a file named like a plot
     _write_png(folders["target"] / "psnr_histogram.png", np.zeros((H, W, 3), np.uint8))
     assert main(args + ["--no-strict"]) == 1
-    assert "input image" in capsys.readouterr().err
+    assert "is an input folder" in capsys.readouterr().err
     assert (folders["pred"] / "psnr_histogram.png").read_bytes() == before
 
 

@@ -74,17 +74,19 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _check_outputs(args: argparse.Namespace, outputs: list[Path]) -> None:
-    """Refuse an output path that is one of the input files."""
-    from ppr10k.cli.main import CommandError
+def _check_outputs(args: argparse.Namespace, outputs: list[tuple[str, Path]]) -> None:
+    """Refuse an output path inside an input folder or the dataset that holds them."""
+    from ppr10k.io.guard import check_output_folder
 
-    inputs = {args.pred.resolve(), args.target.resolve(), args.masks.resolve()}
-    for path in outputs:
-        resolved = path.resolve()
-        if resolved.parent in inputs and resolved.exists() and resolved.suffix.lower() in (
-            ".png", ".tif", ".tiff", ".jpg", ".jpeg"
-        ):
-            raise CommandError(f"{path} is an input image; choose another output path")
+    inputs = [args.pred, args.target, args.masks]
+    # ROOT/val/target_a, ROOT/val/masks: nothing is written anywhere in ROOT
+    datasets = [folder.resolve().parent.parent for folder in (args.target, args.masks)
+                if folder.resolve().parent.name in ("train", "val")]
+    for option, path in outputs:
+        check_output_folder(path, inputs, option=option, what="an input folder",
+                            contain=False)
+        check_output_folder(path, datasets, option=option, what="the dataset",
+                            contain=False)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -103,11 +105,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.workers < 0:
         raise ValueError(f"--workers must be >= 0, got {args.workers}")
     group_csv = args.group_csv or (default_group_csv(args.csv) if args.csv else None)
-    outputs = [p for p in (args.json, args.csv, group_csv) if p is not None]
+    outputs = [(o, p) for o, p in (("--json", args.json), ("--csv", args.csv),
+                                   ("--group-csv", group_csv)) if p is not None]
     if args.plots:
-        from ppr10k.evaluate.plots import PLOT_FILES
-
-        outputs += [args.plots / name for name in PLOT_FILES.values()]
+        outputs.append(("--plots", args.plots))
     _check_outputs(args, outputs)
 
     cap = None if args.psnr_cap == float("inf") else args.psnr_cap
@@ -145,8 +146,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """Write the comparison sheet."""
     from ppr10k.evaluate import compare_sheet
+    from ppr10k.io.guard import check_output_folder
 
     rows = _split(args.rows)
+    check_output_folder(args.out, rows, what="an input folder", contain=False)
     labels = _split(args.labels) if args.labels else None
     out = compare_sheet(rows, args.group, args.out, labels=labels, max_photos=args.max_photos,
                         cell_height=args.cell_height)

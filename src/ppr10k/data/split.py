@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ppr10k.data.layout import FIRST_VAL_GROUP, parse_stem
+from ppr10k.io.guard import check_output_folder
 
 MODES = ("copy", "move", "link")
 
@@ -205,6 +206,8 @@ def split_dataset(root: str | os.PathLike, out: str | os.PathLike | None,
     for folder in folders:
         if (root / folder.name).resolve() == out_path.resolve():
             raise ValueError(f"--out {out_path} is one of the folders being split")
+    check_output_folder(out_path, [root / f.name for f in folders if f.name],
+                        what="a folder being split", contain=False)
     moves = [(path, out_path / split / folder.name / path.name)
              for folder in folders for split in ("train", "val") for path in folder.files[split]]
     existing = [dest for _, dest in moves if dest.exists() or dest.is_symlink()]

@@ -191,6 +191,10 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
     if not series and not raw_dir.is_dir():
         raise FileNotFoundError(f"{root} has none of {', '.join(XMP_FOLDERS)}, no raw/ and "
                                 "no .xmp files: give the PPR10K folder")
+    from ppr10k.io.guard import check_output_folder
+
+    check_output_folder(plots_dir, [root], option="--plots", what="the dataset",
+                        contain=False)
     (plots_dir / "settings").mkdir(parents=True, exist_ok=True)
     values: dict[str, dict[str, dict[str, float]]] = {}
     xmp_dates: dict[str, dt.datetime] = {}

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ppr10k.io import atomic_write, write_image
+from ppr10k.io.guard import LOCK_NAME, RunLock
 
 MARKER = "demo.json"
 STAGES = 7
@@ -139,12 +140,27 @@ def _say(message: str, progress: bool) -> None:
         print(message, flush=True)
 
 
+def _is_earlier_demo(out_dir: Path) -> bool:
+    """Whether ``out_dir`` is new, empty (but for a lock file) or an earlier demo's."""
+    if not out_dir.exists() or not any(p.name != LOCK_NAME for p in out_dir.iterdir()):
+        return True
+    try:
+        marker = json.loads((out_dir / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(marker, dict) and marker.get("made_by") == "ppr10k demo"
+
+
+def _refuse_foreign(out_dir: Path) -> None:
+    if not _is_earlier_demo(out_dir):
+        raise ValueError(f"{out_dir} is not empty and holds no earlier demo ({MARKER}); "
+                         "choose a new or empty folder with --out")
+
+
 def _prepare(out_dir: Path) -> None:
     """Empty a previous demo's output; refuse a non-empty folder the demo did not make."""
-    if out_dir.exists() and any(out_dir.iterdir()):
-        if not (out_dir / MARKER).is_file():
-            raise ValueError(f"{out_dir} is not empty and holds no earlier demo ({MARKER}); "
-                             "choose a new or empty folder with --out")
+    _refuse_foreign(out_dir)
+    if out_dir.exists():
         for name in ("data", "run", "predictions", "evaluation", "full_resolution",
                      "report_files"):
             if (out_dir / name).exists():
@@ -229,13 +245,20 @@ def run_demo(out_dir: str | os.PathLike = "ppr10k-demo", quick: bool = False,
     Returns:
         A :class:`DemoResult`; ``result.report`` is the HTML page.
     """
+    settings = settings or (QUICK if quick else FULL)
+    out_dir = Path(out_dir)
+    _refuse_foreign(out_dir)  # before the lock file goes into someone else's folder
+    with RunLock(out_dir, "--out"):  # two demos never mix one folder
+        return _run_demo(out_dir, settings, progress)
+
+
+def _run_demo(out_dir: Path, settings: DemoSettings, progress: bool) -> DemoResult:
+    """:func:`run_demo` while holding the folder's lock."""
     from ppr10k.data.sample import make_sample_dataset
     from ppr10k.demo.report import write_report
     from ppr10k.train import TrainConfig, predict_split, train
 
-    settings = settings or (QUICK if quick else FULL)
     started = time.perf_counter()
-    out_dir = Path(out_dir)
     _prepare(out_dir)
     data_root, run_dir = out_dir / "data", out_dir / "run"
     times: dict[str, float] = {}

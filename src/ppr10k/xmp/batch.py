@@ -138,11 +138,12 @@ def place_file(source: Path, destination: Path, mode: str = "link") -> Path:
     return destination
 
 
-def _check_output(out: Path, inputs: list[Path | None]) -> None:
-    for folder in inputs:
-        if folder is not None and out.resolve() == folder.resolve():
-            raise ValueError(f"output folder {out} is an input folder; outputs must never "
-                             "overwrite inputs: choose another --out")
+def _check_output(out: Path, inputs: list[Path | None], option: str = "--out") -> None:
+    """Refuse an output folder that is, lies inside or holds an input folder."""
+    from ppr10k.io.guard import check_output_folder  # lazy: keeps `ppr10k xmp` light
+
+    check_output_folder(out, [folder for folder in inputs if folder is not None],
+                        option=option, what="an input folder")
 
 
 def augment_folder(source_dir: str | os.PathLike, out_dir: str | os.PathLike,
@@ -184,7 +185,7 @@ def augment_folder(source_dir: str | os.PathLike, out_dir: str | os.PathLike,
                          "the compensated targets (--target-out)")
     _check_output(out_dir, [source_dir, target_dir, raws_dir])
     if target_out is not None:
-        _check_output(target_out, [source_dir, target_dir, raws_dir, out_dir])
+        _check_output(target_out, [source_dir, target_dir, raws_dir, out_dir], "--target-out")
     scheme = 1 if target_dir is None else 2
     sources = _sidecars(source_dir)
     if not sources:
