@@ -19,10 +19,17 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from ppr10k.data import EvaluationImages, TrainingPairs
-from ppr10k.data.pairs import index_training_data, is_pairs_spec
+from ppr10k.data.pairs import index_training_data, is_pairs_spec, parse_pairs_spec
 from ppr10k.evaluate.metrics import psnr
 from ppr10k.io import atomic_write
-from ppr10k.io.guard import LOCK_NAME, NoSpaceError, RunLock, is_no_space, remove_stale_temps
+from ppr10k.io.guard import (
+    LOCK_NAME,
+    NoSpaceError,
+    RunLock,
+    check_output_folder,
+    is_no_space,
+    remove_stale_temps,
+)
 from ppr10k.models import create_model, resolve_device, save_model
 from ppr10k.train.config import TrainConfig
 from ppr10k.train.losses import human_region_mse, overlap_consistency
@@ -167,8 +174,22 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
             without it, so a finished run is never overwritten by accident).
         progress: show progress bars and per-epoch log lines on stderr.
         on_epoch_end: called with ``(epoch, log_row)`` after each saved epoch.
+
+    The run folder is locked (:class:`~ppr10k.io.guard.RunLock`) for the whole run, and
+    stale temp files of killed runs in it are removed when it starts. Each epoch's
+    checkpoint is written complete before it replaces the previous one.
+
+    Raises:
+        ValueError: the run folder is, lies inside or holds the training data; or it holds
+            a run and ``resume`` is off.
+        FileExistsError: another process trains into the folder, or it holds another
+            run's files (``config.json``, ``log.jsonl``) and ``resume`` is off.
+        NoSpaceError: the disk filled up; ``RUN/last/`` still holds the previous epoch.
     """
     run_dir = Path(config.out)
+    if config.data:
+        check_output_folder(run_dir, data_folders(config.data), what="the training data")
+    _check_run_folder(run_dir, resume)  # before a lock file goes into another run's folder
     created = not run_dir.exists()
     lock = RunLock(run_dir, "--out").acquire()  # one writer per run folder
     try:
@@ -182,11 +203,8 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
         lock.release()
 
 
-def _train_locked(config: TrainConfig, resume: bool, progress: bool,
-                  on_epoch_end: Callable[[int, dict], None] | None) -> TrainResult:
-    """:func:`train` while holding the run folder's lock."""
-    started_at = time.time()
-    run_dir = Path(config.out)
+def _check_run_folder(run_dir: Path, resume: bool) -> None:
+    """Refuse to start over another run's files; refuse to resume nothing."""
     state_path = run_dir / "last" / STATE_NAME
     if state_path.exists() and not resume:
         raise ValueError(f"{run_dir} already holds a training run; pass --resume to continue "
@@ -197,6 +215,23 @@ def _train_locked(config: TrainConfig, resume: bool, progress: bool,
     if others and not resume:
         raise FileExistsError(f"{run_dir} holds another run's files ({', '.join(others)}); "
                               "choose another --out (or remove them)")
+
+
+def data_folders(data: str | os.PathLike) -> list[Path]:
+    """The folders a ``--data`` value reads: a PPR10K root, or a pairs spec's folders."""
+    if is_pairs_spec(data):
+        spec = parse_pairs_spec(str(data))
+        return [f for f in (spec.originals, spec.edited, spec.masks) if f is not None]
+    return [Path(data)]
+
+
+def _train_locked(config: TrainConfig, resume: bool, progress: bool,
+                  on_epoch_end: Callable[[int, dict], None] | None) -> TrainResult:
+    """:func:`train` while holding the run folder's lock."""
+    started_at = time.time()
+    run_dir = Path(config.out)
+    state_path = run_dir / "last" / STATE_NAME
+    _check_run_folder(run_dir, resume)  # again: the folder may have changed before the lock
     remove_stale_temps(run_dir, started_at, subfolders=("last", "best"))
     device = resolve_device(config.device)
     seed_everything(config.seed)

@@ -1,0 +1,214 @@
+"""No command loses data: one table row per way a command could write where it must not.
+
+Each row builds its inputs in a scratch folder (a tiny PPR10K dataset ``data/``, a tiny model
+``model/``, a photo shoot ``shoot/`` holding an unrelated ``IMG_1.png``, ...), runs the
+command line, and checks the exit code, a substring of the one-line error and that every
+file under the protected paths is unchanged (same bytes, same mtime, none added or
+removed). Adding a case is adding a row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import write_tiny_ppr10k
+from ppr10k.cli.main import main
+from ppr10k.io import write_photo
+from ppr10k.models import AdaptiveLUT, ModelConfig, save_model
+
+
+def _photo(path: Path, value: int = 120) -> None:
+    write_photo(path, np.full((16, 24, 3), value, np.uint8), None)
+
+
+def _dataset(tmp: Path) -> None:
+    write_tiny_ppr10k(tmp / "data", size=(16, 24), train_groups=(0,), val_groups=(1356,),
+                      per_group=2, versions=1)
+
+
+def _model(tmp: Path) -> None:
+    save_model(AdaptiveLUT(ModelConfig(backbone="tiny", lut_dim=5)), tmp / "model")
+
+
+def _shoot(tmp: Path) -> None:
+    (tmp / "shoot").mkdir()
+    _photo(tmp / "shoot" / "IMG_1.jpg")
+    _photo(tmp / "shoot" / "IMG_1.png", 30)  # unrelated: not this run's
+
+
+def _predictions(tmp: Path) -> None:
+    (tmp / "preds").mkdir()
+    _photo(tmp / "preds" / "1356_0.png", 10)  # an earlier run's, or someone's
+
+
+def _earlier_output(tmp: Path) -> None:
+    (tmp / "done").mkdir()
+    _photo(tmp / "done" / "IMG_1.png", 50)  # not written by this run
+
+
+def _other_run(tmp: Path) -> None:
+    (tmp / "run").mkdir()
+    (tmp / "run" / "config.json").write_text('{"note": "another run"}\n')
+    (tmp / "run" / "log.jsonl").write_text('{"epoch": 1}\n')
+
+
+def _two_folders(tmp: Path) -> None:
+    for name in ("a", "b"):
+        (tmp / name).mkdir()
+        _photo(tmp / name / f"{name}1.jpg")
+
+
+def _tree_to_split(tmp: Path) -> None:
+    (tmp / "tree" / "raw").mkdir(parents=True)
+    for stem in ("0_0", "1356_0"):
+        (tmp / "tree" / "raw" / f"{stem}.CR2").write_text(stem)
+
+
+def _sidecars(tmp: Path) -> None:
+    (tmp / "xmp").mkdir()
+    (tmp / "xmp" / "0_0.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
+
+
+def _not_a_demo(tmp: Path) -> None:
+    (tmp / "mine").mkdir()
+    (tmp / "mine" / "notes.txt").write_text("keep me")
+    (tmp / "mine" / "demo.json").write_text('{"made_by": "me"}')  # a marker not the demo's
+
+
+def _empty_checkpoints(tmp: Path) -> None:
+    (tmp / "ckpt").mkdir()
+    (tmp / "ckpt" / "LUTs.pth").write_bytes(b"not read: --out is refused first")
+
+
+@dataclass
+class Case:
+    """One way to lose data: ``setup`` inputs, ``argv`` (``{t}`` is the scratch folder)."""
+
+    name: str
+    setup: list[Callable[[Path], None]]
+    argv: str
+    code: int
+    message: str
+    protected: list[str] = field(default_factory=list)
+
+
+CASES = [
+    Case("predict into the dataset's masks", [_dataset, _model],
+         "predict --data {t}/data --model {t}/model --out {t}/data/val/masks --quiet",
+         1, "inside the dataset", ["data"]),
+    Case("predict into the dataset root", [_dataset, _model],
+         "predict --data {t}/data --model {t}/model --out {t}/data --quiet",
+         1, "is the dataset", ["data"]),
+    Case("predict into a folder holding the dataset", [_dataset, _model],
+         "predict --data {t}/data --model {t}/model --out {t} --quiet",
+         1, "holds the dataset", ["data", "model"]),
+    Case("predict over earlier predictions", [_dataset, _model, _predictions],
+         "predict --data {t}/data --model {t}/model --out {t}/preds --quiet",
+         1, "1356_0.png exists", ["preds", "data"]),
+    Case("retouch into the folder of an input file", [_model, _shoot],
+         "retouch {t}/shoot/IMG_1.jpg --model {t}/model --out {t}/shoot --format png --quiet",
+         1, "is the folder of an input", ["shoot"]),
+    Case("retouch over an unrelated file", [_model, _shoot, _earlier_output],
+         "retouch {t}/shoot/IMG_1.jpg --model {t}/model --out {t}/done --format png --quiet",
+         1, "IMG_1.png exists and was not written by this run; pass --overwrite to replace "
+            "it, --skip-existing", ["shoot", "done"]),
+    Case("retouch two folders mirrored into one of them", [_model, _two_folders],
+         "retouch {t}/a {t}/b --model {t}/model --out {t} --format png --quiet",
+         1, "would be written into the input folder", ["a", "b"]),
+    Case("train over another run's config and log", [_dataset, _other_run],
+         "train --data {t}/data --out {t}/run --epochs 1 --backbone tiny --quiet",
+         1, "holds another run's files (config.json, log.jsonl)", ["run", "data"]),
+    Case("train into the dataset", [_dataset],
+         "train --data {t}/data --out {t}/data/val/run --epochs 1 --backbone tiny --quiet",
+         1, "inside the training data", ["data"]),
+    Case("train into a pairs spec's edits", [_shoot, _predictions],
+         "train --data pairs:{t}/shoot,{t}/preds --out {t}/preds --epochs 1 --quiet",
+         1, "is the training data", ["shoot", "preds"]),
+    Case("evaluate --json into the dataset", [_dataset],
+         "evaluate --pred {t}/data/val/target_b --target {t}/data/val/target_a "
+         "--masks {t}/data/val/masks --json {t}/data/val/scores.json --no-progress",
+         1, "--json {t}/data/val/scores.json is inside the dataset", ["data"]),
+    Case("evaluate --csv into the predictions", [_dataset, _predictions],
+         "evaluate --pred {t}/preds --target {t}/data/val/target_a "
+         "--masks {t}/data/val/masks --csv {t}/preds/scores.csv --no-progress",
+         1, "--csv {t}/preds/scores.csv is inside an input folder", ["data", "preds"]),
+    Case("compare sheet into an input folder", [_dataset],
+         "compare --rows {t}/data/val/target_a --group 1356 "
+         "--out {t}/data/val/target_a/sheet.png",
+         1, "is inside an input folder", ["data"]),
+    Case("data split into a folder being split", [_tree_to_split],
+         "data split {t}/tree --out {t}/tree/raw/split --quiet",
+         1, "inside a folder being split", ["tree"]),
+    Case("xmp augment into its source", [_sidecars],
+         "xmp augment --source {t}/xmp --out {t}/xmp --versions 1",
+         1, "is an input folder", ["xmp"]),
+    Case("xmp augment inside its source", [_sidecars],
+         "xmp augment --source {t}/xmp --out {t}/xmp/aug --versions 1",
+         1, "is inside an input folder", ["xmp"]),
+    Case("import-official onto an existing model", [_model, _empty_checkpoints],
+         "import-official {t}/ckpt/LUTs.pth --out {t}/model",
+         1, "is not an empty folder", ["model", "ckpt"]),
+    Case("demo into a folder that is not a demo's", [_not_a_demo],
+         "demo --out {t}/mine --quick --quiet",
+         1, "holds no earlier demo", ["mine"]),
+]
+
+
+def snapshot(root: Path, names: list[str]) -> dict[str, tuple[bytes, int]]:
+    """Bytes and mtime of every file under the named paths (relative to ``root``)."""
+    files = {}
+    for name in names:
+        top = root / name
+        for path in [top] if top.is_file() else sorted(top.rglob("*")):
+            if path.is_file():
+                files[str(path.relative_to(root))] = (path.read_bytes(),
+                                                      path.stat().st_mtime_ns)
+    return files
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_no_command_writes_where_it_must_not(case, tmp_path, capsys):
+    for setup in case.setup:
+        setup(tmp_path)
+    before = snapshot(tmp_path, case.protected)
+    assert before, "a case must protect some files"
+    code = main(case.argv.format(t=tmp_path).split())
+    err = capsys.readouterr().err
+    assert code == case.code, err
+    assert case.message.format(t=tmp_path) in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert snapshot(tmp_path, case.protected) == before
+
+
+def test_allowed_forms_still_write(tmp_path, capsys):
+    """The explicit ways on: --overwrite, --skip-existing, --out beside the inputs."""
+    for setup in (_dataset, _model, _shoot, _predictions):
+        setup(tmp_path)
+    t = tmp_path
+    assert main(f"predict --data {t}/data --model {t}/model --out {t}/preds --overwrite "
+                "--quiet".split()) == 0
+    assert (t / "preds" / "1356_1.png").is_file()
+    old = (t / "shoot" / "IMG_1.png").read_bytes()
+    out = t / "shoot" / "retouched"  # beside the input, not into its folder: fine
+    assert main(f"retouch {t}/shoot/IMG_1.jpg --model {t}/model --out {out} --format png "
+                "--quiet".split()) == 0
+    stamp = (out / "IMG_1.png").stat().st_mtime_ns
+    assert main(f"retouch {t}/shoot/IMG_1.jpg --model {t}/model --out {out} --format png "
+                "--skip-existing --quiet".split()) == 0
+    assert (out / "IMG_1.png").stat().st_mtime_ns == stamp
+    assert main(f"retouch {t}/shoot/IMG_1.jpg --model {t}/model --out {out} --format png "
+                "--overwrite --quiet".split()) == 0
+    assert (t / "shoot" / "IMG_1.png").read_bytes() == old
+    assert "error" not in capsys.readouterr().err
+
+
+def test_overwrite_and_skip_existing_exclude_each_other(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["retouch", str(tmp_path), "--out", str(tmp_path / "o"), "--overwrite",
+              "--skip-existing"])
+    assert "not allowed with" in capsys.readouterr().err
