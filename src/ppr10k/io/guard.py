@@ -22,6 +22,7 @@ import re
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Self
 
 __all__ = ["LOCK_NAME", "NoSpaceError", "RunLock", "check_not_replacing", "check_output_folder",
            "is_no_space", "is_temp_name", "remove_stale_temps"]
@@ -175,7 +176,7 @@ class RunLock:
         self.what = what
         self._file = None
 
-    def acquire(self) -> RunLock:
+    def acquire(self) -> Self:
         """Take the lock (creating the folder); ``FileExistsError`` when another holds it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / LOCK_NAME
@@ -212,7 +213,7 @@ class RunLock:
                 self._file.close()
                 self._file = None
 
-    def __enter__(self) -> RunLock:
+    def __enter__(self) -> Self:
         return self.acquire()
 
     def __exit__(self, *exc_info: object) -> None:
