@@ -86,9 +86,10 @@ def test_stale_temps_of_killed_runs_are_removed_and_nothing_else(tmp_path):
 
 
 def test_lock_is_exclusive_within_a_process_and_released(tmp_path):
-    with RunLock(tmp_path / "run"):
-        with pytest.raises(FileExistsError, match=f"PID {os.getpid()}"):
-            RunLock(tmp_path / "run").acquire()
+    held = RunLock(tmp_path / "run").acquire()
+    with pytest.raises(FileExistsError, match=f"PID {os.getpid()}"):
+        RunLock(tmp_path / "run").acquire()
+    held.release()
     with RunLock(tmp_path / "run"):  # released: free again
         pass
 
