@@ -9,6 +9,7 @@ removed). Adding a case is adding a row.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import write_tiny_ppr10k
 from ppr10k.cli.main import main
 from ppr10k.io import write_photo
+from ppr10k.io.guard import RunLock
 from ppr10k.models import AdaptiveLUT, ModelConfig, save_model
 
 
@@ -27,8 +28,8 @@ def _photo(path: Path, value: int = 120) -> None:
 
 
 def _dataset(tmp: Path) -> None:
-    write_tiny_ppr10k(tmp / "data", size=(16, 24), train_groups=(0,), val_groups=(1356,),
-                      per_group=2, versions=1)
+    """``data/``: the tiny PPR10K dataset (the test asks for ``tiny_ppr10k`` first)."""
+    (tmp / "ppr10k").rename(tmp / "data")
 
 
 def _model(tmp: Path) -> None:
@@ -83,6 +84,23 @@ def _not_a_demo(tmp: Path) -> None:
 def _empty_checkpoints(tmp: Path) -> None:
     (tmp / "ckpt").mkdir()
     (tmp / "ckpt" / "LUTs.pth").write_bytes(b"not read: --out is refused first")
+
+
+_HELD: list[RunLock] = []  # locks a row's setup holds, as another live run would
+
+
+@pytest.fixture(autouse=True)
+def _release_locks():
+    yield
+    while _HELD:
+        _HELD.pop().release()
+
+
+def _busy(tmp: Path) -> None:
+    """``busy/``: a folder another (live) run writes into."""
+    (tmp / "busy").mkdir()
+    (tmp / "busy" / "1356_0.png").write_bytes(b"being written")
+    _HELD.append(RunLock(tmp / "busy").acquire())
 
 
 @dataclass
@@ -153,6 +171,15 @@ CASES = [
     Case("import-official onto an existing model", [_model, _empty_checkpoints],
          "import-official {t}/ckpt/LUTs.pth --out {t}/model",
          1, "is not an empty folder", ["model", "ckpt"]),
+    Case("retouch into a folder another run writes", [_model, _shoot, _busy],
+         "retouch {t}/shoot/IMG_1.jpg --model {t}/model --out {t}/busy --quiet",
+         1, "busy is in use by another ppr10k run (PID", ["busy", "shoot"]),
+    Case("predict into a folder another run writes", [_dataset, _model, _busy],
+         "predict --data {t}/data --model {t}/model --out {t}/busy --overwrite --quiet",
+         1, "busy is in use by another ppr10k run (PID", ["busy", "data"]),
+    Case("train into a folder another run writes", [_dataset, _busy],
+         "train --data {t}/data --out {t}/busy --epochs 1 --quiet",
+         1, "busy is in use by another ppr10k run (PID", ["busy", "data"]),
     Case("demo into a folder that is not a demo's", [_not_a_demo],
          "demo --out {t}/mine --quick --quiet",
          1, "holds no earlier demo", ["mine"]),
@@ -172,7 +199,9 @@ def snapshot(root: Path, names: list[str]) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_no_command_writes_where_it_must_not(case, tmp_path, capsys):
+def test_no_command_writes_where_it_must_not(case, tmp_path, capsys, request):
+    if _dataset in case.setup:
+        request.getfixturevalue("tiny_ppr10k")
     for setup in case.setup:
         setup(tmp_path)
     before = snapshot(tmp_path, case.protected)
@@ -185,7 +214,7 @@ def test_no_command_writes_where_it_must_not(case, tmp_path, capsys):
     assert snapshot(tmp_path, case.protected) == before
 
 
-def test_allowed_forms_still_write(tmp_path, capsys):
+def test_allowed_forms_still_write(tiny_ppr10k, tmp_path, capsys):
     """The explicit ways on: --overwrite, --skip-existing, --out beside the inputs."""
     for setup in (_dataset, _model, _shoot, _predictions):
         setup(tmp_path)
@@ -212,3 +241,24 @@ def test_overwrite_and_skip_existing_exclude_each_other(tmp_path, capsys):
         main(["retouch", str(tmp_path), "--out", str(tmp_path / "o"), "--overwrite",
               "--skip-existing"])
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_retouch_and_predict_remove_temp_files_killed_runs_left(tiny_ppr10k, tmp_path):
+    _model(tmp_path)
+    _shoot(tmp_path)
+    left = [tmp_path / "out" / ".IMG_1.abcd1234.tmp.png",
+            tmp_path / "preds" / ".1356_0.x_y_z_12.tmp.png"]
+    mine = [tmp_path / "out" / "notes.tmp", tmp_path / "preds" / ".hidden"]
+    for path in left + mine:
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x" * 100)
+    for path in left:
+        os.utime(path, (1e9, 1e9))  # long before this run
+    t = tmp_path
+    assert main(f"retouch {t}/shoot/IMG_1.jpg --model {t}/model --out {t}/out --format png "
+                "--quiet".split()) == 0
+    assert main(f"predict --data {tiny_ppr10k} --model {t}/model --out {t}/preds "
+                "--quiet".split()) == 0
+    assert not any(p.exists() for p in left)
+    assert all(p.exists() for p in mine)
+    assert not (t / "out" / ".ppr10k.lock").exists()  # released and removed

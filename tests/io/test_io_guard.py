@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ppr10k.io import atomic_write
+from ppr10k.io import atomic_write, guard
 from ppr10k.io.guard import (
     LOCK_NAME,
     RunLock,
@@ -90,8 +90,29 @@ def test_lock_is_exclusive_within_a_process_and_released(tmp_path):
     with pytest.raises(FileExistsError, match=f"PID {os.getpid()}"):
         RunLock(tmp_path / "run").acquire()
     held.release()
+    assert list((tmp_path / "run").iterdir()) == []  # no lock file left behind
     with RunLock(tmp_path / "run"):  # released: free again
         pass
+
+
+def test_a_writer_that_locked_a_removed_lock_file_takes_the_new_one(tmp_path, monkeypatch):
+    """The holder removed the file between our open and our lock: lock the new file."""
+    folder = tmp_path / "run"
+    real_lock, calls = guard._lock, []
+
+    def lock_then_lose_the_race(handle):
+        real_lock(handle)
+        calls.append(handle)
+        if len(calls) == 1:
+            (folder / LOCK_NAME).unlink()  # what the previous holder's release does
+
+    monkeypatch.setattr(guard, "_lock", lock_then_lose_the_race)
+    held = RunLock(folder).acquire()
+    assert len(calls) == 2 and calls[0].closed
+    monkeypatch.undo()
+    with pytest.raises(FileExistsError):  # the lock on the file in place is what counts
+        RunLock(folder).acquire()
+    held.release()
 
 
 def _hold_lock(folder: Path) -> subprocess.Popen:

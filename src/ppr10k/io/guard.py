@@ -163,8 +163,9 @@ class RunLock:
 
     ``flock`` locks belong to the open file: they vanish when the process ends however it
     ends, so a lock file left by a killed run never blocks. The file holds the holder's
-    PID, for the message a second writer gets. On Windows ``msvcrt.locking`` is used (also
-    released by the OS when the process dies).
+    PID, for the message a second writer gets; the holder removes it when it releases the
+    lock (a writer that locked a file just removed sees that and takes the new one). On
+    Windows ``msvcrt.locking`` is used (also released by the OS when the process dies).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as folder, RunLock(folder):
@@ -176,27 +177,34 @@ class RunLock:
         self.what = what
         self._file = None
 
+    @property
+    def path(self) -> Path:
+        return self.folder / LOCK_NAME
+
     def acquire(self) -> Self:
         """Take the lock (creating the folder); ``FileExistsError`` when another holds it."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / LOCK_NAME
-        handle = open(path, "a+", encoding="ascii")  # noqa: SIM115 - held until release
-        try:
-            _lock(handle)
-        except OSError as error:
+        while True:
+            handle = open(self.path, "a+", encoding="ascii")  # noqa: SIM115 - until release
             try:
-                handle.seek(0)
-                holder = handle.read().strip()
-            except OSError:  # Windows: the locked byte cannot be read
-                holder = ""
-            handle.close()
-            if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK,
-                                   errno.EDEADLK):
-                raise
-            pid = f" (PID {holder})" if holder.isdigit() else ""
-            raise FileExistsError(
-                f"{self.folder} is in use by another ppr10k run{pid}; wait for it to finish "
-                f"or choose another {self.what}") from None
+                _lock(handle)
+            except OSError as error:
+                try:
+                    handle.seek(0)
+                    holder = handle.read().strip()
+                except OSError:  # Windows: the locked byte cannot be read
+                    holder = ""
+                handle.close()
+                if error.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK,
+                                       errno.EDEADLK):
+                    raise
+                pid = f" (PID {holder})" if holder.isdigit() else ""
+                raise FileExistsError(
+                    f"{self.folder} is in use by another ppr10k run{pid}; wait for it to "
+                    f"finish or choose another {self.what}") from None
+            if _same_file(handle, self.path):
+                break
+            handle.close()  # its holder removed it as we opened it: lock the new one
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
@@ -205,19 +213,36 @@ class RunLock:
         return self
 
     def release(self) -> None:
-        """Drop the lock (the lock file stays: removing it would race a new holder)."""
-        if self._file is not None:
-            try:
-                _unlock(self._file)
-            finally:
-                self._file.close()
-                self._file = None
+        """Remove the lock file (still holding the lock), then drop the lock."""
+        if self._file is None:
+            return
+        try:
+            if _same_file(self._file, self.path):
+                self.path.unlink()
+        except OSError:  # Windows cannot remove an open file: it stays, unlocked
+            pass
+        try:
+            _unlock(self._file)
+        except OSError:
+            pass
+        finally:
+            self._file.close()
+            self._file = None
 
     def __enter__(self) -> Self:
         return self.acquire()
 
     def __exit__(self, *exc_info: object) -> None:
         self.release()
+
+
+def _same_file(handle, path: Path) -> bool:
+    """Whether the open ``handle`` is still the file at ``path``."""
+    try:
+        here, there = os.fstat(handle.fileno()), os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
 
 
 try:

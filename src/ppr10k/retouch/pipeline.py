@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ppr10k.io.guard import check_not_replacing
+from ppr10k.io.guard import RunLock, check_not_replacing, remove_stale_temps
 from ppr10k.io.image import SAMPLE_PEAKS
 from ppr10k.io.metadata import read_metadata
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS, Photo, PhotoError, read_photo, write_photo
@@ -236,6 +236,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
             means its ``best/``), or a zoo name (:mod:`ppr10k.models.zoo`).
         out_dir: output folder; outputs mirror the inputs' relative paths. It may not be an
             input folder (nor inside one when ``recursive``); outputs never overwrite inputs.
+            Temp files that killed runs left in the folders written are removed.
         fmt: ``jpg``, ``png`` or ``tif``; default: the input's format (raws: ``tif``).
         bits: 8 or 16 for PNG/TIFF; default: the input's depth (raws: 16). JPEG is 8-bit.
         group_consistent: share smoothed LUT weights within groups of photos.
@@ -258,9 +259,11 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
     Raises:
         ValueError: bad options; :class:`~ppr10k.retouch.discover.OutputFolderError` for an
             output folder that would overwrite or mix with inputs.
-        FileExistsError: an output exists and neither ``overwrite`` nor ``skip_existing``.
+        FileExistsError: an output exists and neither ``overwrite`` nor ``skip_existing``;
+            or another run writes into ``out_dir`` (it is locked while a run writes).
     """
     start = time.perf_counter()
+    started_at = time.time()
     if bits not in (None, 8, 16):
         raise ValueError(f"bits must be 8 or 16, got {bits}")
     if bits == 16 and fmt == "jpg":
@@ -292,6 +295,9 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
                             hint="pass --overwrite to replace it, --skip-existing to keep it, "
                                  "or choose another --out")
     ctx = _Context(model, torch_device, bits, fmt, max_pixels, quality)
+    lock = RunLock(out_dir, "--out").acquire()  # one writer per output folder
+    for folder in {job.output.parent for job in jobs}:  # what killed runs left there
+        remove_stale_temps(folder, started_at)
 
     bar = tqdm(total=len(jobs), unit="photo", disable=not progress, dynamic_ncols=True,
                desc="retouch")
@@ -312,6 +318,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
     finally:
         bar.close()
         torch.set_num_threads(torch_threads)
+        lock.release()
     report.seconds = time.perf_counter() - start
     return report
 

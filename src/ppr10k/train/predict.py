@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -10,7 +11,12 @@ from tqdm import tqdm
 
 from ppr10k.data.layout import SOURCE_DIRS, SOURCE_SUFFIXES, parse_stem
 from ppr10k.io import image_to_tensor, read_image, tensor_to_image, write_image
-from ppr10k.io.guard import check_not_replacing, check_output_folder
+from ppr10k.io.guard import (
+    RunLock,
+    check_not_replacing,
+    check_output_folder,
+    remove_stale_temps,
+)
 from ppr10k.models import load_model, resolve_device
 
 
@@ -49,7 +55,11 @@ def predict_split(data_root: str | os.PathLike, split: str, model_path: str | os
     torch_device = resolve_device(device)
     model = load_model(model_path, torch_device)
     written = []
-    for path in tqdm(sources, desc=f"predict {split}", unit="img", disable=not progress):
-        prediction, _ = model(image_to_tensor(read_image(path)).to(torch_device))
-        written.append(write_image(out_dir / f"{path.stem}.png", tensor_to_image(prediction)))
+    started_at = time.time()
+    with RunLock(out_dir, "--out"):  # one writer per output folder
+        remove_stale_temps(out_dir, started_at)  # what killed runs left there
+        for path in tqdm(sources, desc=f"predict {split}", unit="img", disable=not progress):
+            prediction, _ = model(image_to_tensor(read_image(path)).to(torch_device))
+            written.append(write_image(out_dir / f"{path.stem}.png",
+                                       tensor_to_image(prediction)))
     return written
