@@ -75,6 +75,14 @@ def _sidecars(tmp: Path) -> None:
     (tmp / "xmp" / "0_0.xmp").write_text("<x:xmpmeta xmlns:x='adobe:ns:meta/'/>")
 
 
+def _reports(tmp: Path) -> None:
+    """Files a user keeps where reports could go."""
+    (tmp / "scores.json").write_text('{"mine": true}')
+    _photo(tmp / "sheet.png", 70)
+    (tmp / "aug").mkdir()
+    (tmp / "aug" / "0_0_1.xmp").write_text("<edited by hand/>")
+
+
 def _not_a_demo(tmp: Path) -> None:
     (tmp / "mine").mkdir()
     (tmp / "mine" / "notes.txt").write_text("keep me")
@@ -155,6 +163,17 @@ CASES = [
          "evaluate --pred {t}/preds --target {t}/data/val/target_a "
          "--masks {t}/data/val/masks --csv {t}/preds/scores.csv --no-progress",
          1, "--csv {t}/preds/scores.csv is inside an input folder", ["data", "preds"]),
+    Case("evaluate --json over an existing file", [_dataset, _reports],
+         "evaluate --pred {t}/data/val/target_b --target {t}/data/val/target_a "
+         "--masks {t}/data/val/masks --json {t}/scores.json --no-progress",
+         1, "scores.json exists and was not written by this run; pass --overwrite",
+         ["scores.json", "data"]),
+    Case("compare over an existing file", [_dataset, _reports],
+         "compare --rows {t}/data/val/target_a --group 1356 --out {t}/sheet.png",
+         1, "sheet.png exists and was not written by this run", ["sheet.png", "data"]),
+    Case("xmp augment over an earlier sidecar", [_sidecars, _reports],
+         "xmp augment --source {t}/xmp --out {t}/aug --versions 1",
+         1, "0_0_1.xmp exists and was not written by this run", ["aug", "xmp"]),
     Case("compare sheet into an input folder", [_dataset],
          "compare --rows {t}/data/val/target_a --group 1356 "
          "--out {t}/data/val/target_a/sheet.png",
@@ -233,6 +252,11 @@ def test_allowed_forms_still_write(tiny_ppr10k, tmp_path, capsys):
     assert main(f"retouch {t}/shoot/IMG_1.jpg --model {t}/model --out {out} --format png "
                 "--overwrite --quiet".split()) == 0
     assert (t / "shoot" / "IMG_1.png").read_bytes() == old
+    (t / "scores.json").write_text("{}")
+    assert main(f"evaluate --pred {t}/data/val/target_b --target {t}/data/val/target_a "
+                f"--masks {t}/data/val/masks --json {t}/scores.json --no-progress "
+                "--overwrite".split()) == 0
+    assert "n_images" in (t / "scores.json").read_text()
     assert "error" not in capsys.readouterr().err
 
 

@@ -45,6 +45,8 @@ def register(subparsers) -> None:
                         help="an identical image's PSNR is infinite; averages count each "
                              "image as at most DB (default %(default)s; 'inf': no cap, "
                              "like MATLAB)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing report files (refused otherwise)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run_evaluate)
 
@@ -67,6 +69,8 @@ def register(subparsers) -> None:
                          help="show at most N photos of the group")
     compare.add_argument("--cell-height", type=int, default=180, metavar="PX",
                          help="height of each photo cell in pixels (default %(default)s)")
+    compare.add_argument("--overwrite", action="store_true",
+                         help="replace an existing --out file (refused otherwise)")
     compare.set_defaults(func=run_compare)
 
 
@@ -74,9 +78,11 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _check_outputs(args: argparse.Namespace, outputs: list[tuple[str, Path]]) -> None:
-    """Refuse an output path inside an input folder or the dataset that holds them."""
-    from ppr10k.io.guard import check_output_folder
+def _check_outputs(args: argparse.Namespace, outputs: list[tuple[str, Path]],
+                   files: list[Path]) -> None:
+    """Refuse an output path inside an input folder or the dataset that holds them, and
+    existing report files without ``--overwrite``."""
+    from ppr10k.io.guard import check_not_replacing, check_output_folder
 
     inputs = [args.pred, args.target, args.masks]
     # ROOT/val/target_a, ROOT/val/masks: nothing is written anywhere in ROOT
@@ -87,6 +93,7 @@ def _check_outputs(args: argparse.Namespace, outputs: list[tuple[str, Path]]) ->
                             contain=False)
         check_output_folder(path, datasets, option=option, what="the dataset",
                             contain=False)
+    check_not_replacing(files, args.overwrite)
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -107,9 +114,13 @@ def run_evaluate(args: argparse.Namespace) -> int:
     group_csv = args.group_csv or (default_group_csv(args.csv) if args.csv else None)
     outputs = [(o, p) for o, p in (("--json", args.json), ("--csv", args.csv),
                                    ("--group-csv", group_csv)) if p is not None]
+    files = [path for _, path in outputs]
     if args.plots:
+        from ppr10k.evaluate.plots import PLOT_FILES
+
         outputs.append(("--plots", args.plots))
-    _check_outputs(args, outputs)
+        files += [args.plots / name for name in PLOT_FILES.values()]
+    _check_outputs(args, outputs, files)
 
     cap = None if args.psnr_cap == float("inf") else args.psnr_cap
     with warnings.catch_warnings(record=True) as caught:
@@ -146,10 +157,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_compare(args: argparse.Namespace) -> int:
     """Write the comparison sheet."""
     from ppr10k.evaluate import compare_sheet
-    from ppr10k.io.guard import check_output_folder
+    from ppr10k.io.guard import check_not_replacing, check_output_folder
 
     rows = _split(args.rows)
     check_output_folder(args.out, rows, what="an input folder", contain=False)
+    check_not_replacing([args.out], args.overwrite)
     labels = _split(args.labels) if args.labels else None
     out = compare_sheet(rows, args.group, args.out, labels=labels, max_photos=args.max_photos,
                         cell_height=args.cell_height)

@@ -81,7 +81,7 @@ def _augment(args: argparse.Namespace) -> int:
                             target_dir=args.target if args.paired else None,
                             target_out=args.target_out if args.paired else None,
                             raws_dir=args.raws, raw_mode=args.raw_mode,
-                            progress=not args.quiet)
+                            progress=not args.quiet, overwrite=args.overwrite)
     print(report.format())
     print(f"offsets: {args.out}/augment_offsets.csv, summary: {args.out}/augment_summary.json")
     return 1 if report.skipped else 0
@@ -130,5 +130,7 @@ def register(subparsers) -> None:
                       help="place raws as symbolic links")
     mode.add_argument("--copy", dest="raw_mode", action="store_const", const="copy",
                       help="copy raws (uses the disk space five times over)")
+    augment.add_argument("--overwrite", action="store_true",
+                         help="replace files already at the output names (refused otherwise)")
     augment.add_argument("--quiet", action="store_true", help="no progress bar")
     augment.set_defaults(func=_augment, raw_mode="link")

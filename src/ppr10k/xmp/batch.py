@@ -146,12 +146,30 @@ def _check_output(out: Path, inputs: list[Path | None], option: str = "--out") -
                         option=option, what="an input folder")
 
 
+def _check_not_replacing(sources: dict, versions: int, out_dir: Path, target_out: Path | None,
+                         raws: dict, overwrite: bool) -> None:
+    """Refuse to replace files at the output names unless ``overwrite``."""
+    from ppr10k.io.guard import check_not_replacing
+
+    planned = [out_dir / "augment_summary.json", out_dir / "augment_offsets.csv"]
+    for key in sources:
+        raw = raws.get(key, [])
+        for version in range(1, versions + 1):
+            name = PhotoKey(*key, version).stem
+            planned.append(out_dir / f"{name}.xmp")
+            if target_out is not None:
+                planned.append(target_out / f"{name}.xmp")
+            if len(raw) == 1:
+                planned.append(out_dir / f"{name}{raw[0].suffix}")
+    check_not_replacing(planned, overwrite)
+
+
 def augment_folder(source_dir: str | os.PathLike, out_dir: str | os.PathLike,
                    versions: int = 5, seed: int = 0, *,
                    target_dir: str | os.PathLike | None = None,
                    target_out: str | os.PathLike | None = None,
                    raws_dir: str | os.PathLike | None = None, raw_mode: str = "link",
-                   progress: bool = True) -> AugmentReport:
+                   progress: bool = True, overwrite: bool = False) -> AugmentReport:
     """Write augmented sidecars for every ``G_I.xmp`` in ``source_dir``.
 
     Args:
@@ -165,9 +183,15 @@ def augment_folder(source_dir: str | os.PathLike, out_dir: str | os.PathLike,
         raws_dir: folder of raws ``G_I.<ext>`` to place beside each augmented sidecar.
         raw_mode: ``"link"`` (hard link, symlink fallback), ``"symlink"`` or ``"copy"``.
         progress: show a progress bar.
+        overwrite: replace files already at the output names (refused otherwise, before
+            anything is written).
 
     Returns:
         The report; a sidecar that cannot be read or augmented is skipped and listed.
+
+    Raises:
+        ValueError: an output folder is, lies inside or holds an input folder.
+        FileExistsError: an output exists and ``overwrite`` is off.
     """
     source_dir, out_dir = Path(source_dir), Path(out_dir)
     target_dir = Path(target_dir) if target_dir is not None else None
@@ -192,6 +216,7 @@ def augment_folder(source_dir: str | os.PathLike, out_dir: str | os.PathLike,
         raise FileNotFoundError(f"no sidecars named G_I.xmp in {source_dir}")
     targets = _sidecars(target_dir) if target_dir is not None else {}
     raws = _raws(raws_dir) if raws_dir is not None else {}
+    _check_not_replacing(sources, versions, out_dir, target_out, raws, overwrite)
     report = AugmentReport(scheme, seed, versions)
     items = sorted(sources.items())
     if progress:
