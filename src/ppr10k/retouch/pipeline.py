@@ -296,8 +296,12 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
                                  "or choose another --out")
     ctx = _Context(model, torch_device, bits, fmt, max_pixels, quality)
     lock = RunLock(out_dir, "--out").acquire()  # one writer per output folder
-    for folder in {job.output.parent for job in jobs}:  # what killed runs left there
-        remove_stale_temps(folder, started_at)
+    try:
+        for folder in {job.output.parent for job in jobs}:  # what killed runs left there
+            remove_stale_temps(folder, started_at)
+    except BaseException:
+        lock.release()
+        raise
 
     bar = tqdm(total=len(jobs), unit="photo", disable=not progress, dynamic_ncols=True,
                desc="retouch")
