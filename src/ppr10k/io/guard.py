@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Self
 
 __all__ = ["LOCK_NAME", "NoSpaceError", "RunLock", "check_not_replacing", "check_output_folder",
-           "is_no_space", "is_temp_name", "remove_stale_temps"]
+           "folder_of", "is_no_space", "is_temp_name", "remove_stale_temps"]
 
 #: The lock file a run keeps inside the folder it writes.
 LOCK_NAME = ".ppr10k.lock"
@@ -77,6 +77,12 @@ def check_output_folder(out: str | os.PathLike, protected: Iterable[str | os.Pat
             continue
         raise ValueError(f"{option} {out} {where}; choose a folder outside it (nothing is "
                          "written into a run's inputs)")
+
+
+def folder_of(path: str | os.PathLike) -> Path:
+    """``path`` when it is a folder, else the folder holding it (a model file's folder)."""
+    path = Path(path)
+    return path if path.is_dir() else path.parent
 
 
 def check_not_replacing(paths: Iterable[str | os.PathLike], overwrite: bool = False, *,

@@ -28,7 +28,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ppr10k.io.guard import RunLock, check_not_replacing, remove_stale_temps
+from ppr10k.io.guard import (
+    RunLock,
+    check_not_replacing,
+    check_output_folder,
+    folder_of,
+    remove_stale_temps,
+)
 from ppr10k.io.image import SAMPLE_PEAKS
 from ppr10k.io.metadata import read_metadata
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS, Photo, PhotoError, read_photo, write_photo
@@ -279,7 +285,10 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         from ppr10k.models import load_model
         from ppr10k.models.zoo import resolve_model
 
-        model = load_model(resolve_model(model), device=torch_device)
+        model_path = resolve_model(model)
+        check_output_folder(out_dir, [folder_of(model_path)], what="the model folder",
+                            contain=False)
+        model = load_model(model_path, device=torch_device)
     model = model.to(torch_device).eval()
 
     jobs, missing, ignored = discover(inputs, recursive=recursive)

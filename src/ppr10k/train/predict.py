@@ -15,6 +15,7 @@ from ppr10k.io.guard import (
     RunLock,
     check_not_replacing,
     check_output_folder,
+    folder_of,
     remove_stale_temps,
 )
 from ppr10k.models import load_model, resolve_device
@@ -43,12 +44,15 @@ def predict_split(data_root: str | os.PathLike, split: str, model_path: str | os
         The written files.
 
     Raises:
-        ValueError: ``out_dir`` is, lies inside or holds the dataset ``data_root``.
+        ValueError: ``out_dir`` is, lies inside or holds the dataset ``data_root``, or is
+            (inside) the model's folder.
         FileExistsError: a prediction file exists already and ``overwrite`` is off.
     """
     out_dir = Path(out_dir)
     sources = list_sources(data_root, split)
     check_output_folder(out_dir, [data_root], what="the dataset")
+    check_output_folder(out_dir, [folder_of(model_path)], what="the model folder",
+                        contain=False)
     check_not_replacing((out_dir / f"{p.stem}.png" for p in sources), overwrite,
                         hint="pass --overwrite to replace the predictions there or choose "
                              "another --out")
