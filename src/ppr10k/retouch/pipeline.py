@@ -323,7 +323,7 @@ def _single(job: Job, ctx: _Context, skip_existing: bool) -> PhotoResult:
 def _retouch_groups(jobs: list[Job], ctx: _Context, group_by: str, gap: float,
                     strength: float, skip_existing: bool, workers: int, bar: tqdm,
                     progress: bool) -> list[PhotoResult]:
-    times = [read_metadata(job.source).capture_time if group_by in ("time", "auto") else None
+    times = [read_metadata(job.source, carried=False).capture_time if group_by in ("time", "auto") else None
              for job in jobs]
     groups = group_photos([job.source for job in jobs], group_by, times, gap)
     results: dict[int, PhotoResult] = {}
