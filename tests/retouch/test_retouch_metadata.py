@@ -125,15 +125,19 @@ def test_jpeg_metadata_survives_into_every_output_format(tmp_path, model_dir, fm
         assert tags["IFD0:BitsPerSample"] == ("8 8 8" if bits == 8 else "16 16 16")
 
 
+@pytest.mark.parametrize("input_name", ["scan.tif", "export.png"])
 @pytest.mark.parametrize("fmt, bits, suffix", OUTPUTS)
-def test_sixteen_bit_tiff_input_keeps_exif_sub_ifd_and_gps(tmp_path, model_dir, fmt, bits,
-                                                           suffix):
+def test_tiff_and_png_inputs_keep_exif_sub_ifd_gps_iptc_xmp(tmp_path, model_dir, input_name,
+                                                            fmt, bits, suffix):
     folder = tmp_path / "in"
     folder.mkdir()
-    source = folder / "scan.tif"
+    source = folder / input_name
     y, x = np.mgrid[0:40, 0:56]
     pixels = np.stack([x * 1000, y * 1500, (x + y) * 600], axis=-1).astype(np.uint16)
-    tifffile.imwrite(source, pixels, photometric="rgb")
+    if input_name.endswith(".tif"):  # 16-bit TIFF
+        tifffile.imwrite(source, pixels, photometric="rgb")
+    else:
+        Image.fromarray((pixels >> 8).astype(np.uint8)).save(source)
     write_tags(source, "-DateTimeOriginal=2021:05:06 07:08:09", "-ISO=400", "-FNumber=2.8",
                "-ExposureTime=1/125", "-FocalLength=85", "-LensModel=EF85mm f/1.8 USM",
                "-Make=Canon", "-Model=Canon EOS 5D", "-XResolution=300", "-YResolution=300",
