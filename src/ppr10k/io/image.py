@@ -86,12 +86,20 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 
 
 def _read_umask() -> int:
-    mask = os.umask(0o022)
+    """The process umask: from ``/proc`` on Linux (unchanged), else set and set back."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere os.umask can only be read by setting it
     os.umask(mask)
     return mask
 
 
-_UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
+_UMASK = _read_umask()  # read once, at import
 
 
 @contextlib.contextmanager

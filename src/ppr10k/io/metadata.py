@@ -174,6 +174,7 @@ def read_metadata(path: str | os.PathLike, kind: str | None = None,
     Returns:
         The metadata; fields the file lacks (or that cannot be parsed) are None / 1.
     """
+    from ppr10k.io.decode import open_image
     from ppr10k.io.raw import is_raw, raw_embedded_jpeg
 
     path = Path(path)
@@ -185,7 +186,7 @@ def read_metadata(path: str | os.PathLike, kind: str | None = None,
         warnings.simplefilter("ignore")
         if kind != "raw":
             try:
-                with Image.open(path) as img:
+                with open_image(path, kind) as img:
                     meta = _from_pillow(img, kind)
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
                 return PhotoMetadata()
@@ -193,9 +194,8 @@ def read_metadata(path: str | os.PathLike, kind: str | None = None,
         # raw: TIFF-based containers expose their IFD0/Exif tags to Pillow ...
         meta = PhotoMetadata()
         try:
-            with Image.open(path) as img:
-                if img.format == "TIFF":
-                    meta = _from_pillow(img, "tiff")
+            with open_image(path, "tiff") as img:  # TIFF-based raws (SyntaxError: others)
+                meta = _from_pillow(img, "tiff")
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             pass
         # ... others (RAF, CR3, ...) through the embedded JPEG preview

@@ -16,9 +16,14 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from PIL import Image
 
-from ppr10k.io.decode import SUFFIX_KINDS, PhotoError, PhotoTooLargeError, decode_pixels
+from ppr10k.io.decode import (
+    SUFFIX_KINDS,
+    PhotoError,
+    PhotoTooLargeError,
+    decode_pixels,
+    open_image,
+)
 from ppr10k.io.image import atomic_write, encode_image, to_float
 from ppr10k.io.metadata import (
     PhotoMetadata,
@@ -132,7 +137,6 @@ def probe_photo(path: str | os.PathLike,
             hint = f"; rename it to .{_suffix_for(content)}" if content in _KINDS.values() else ""
             raise PhotoError(f"{path}: mislabelled: the name says {kind.upper()} but the "
                              f"content is {what}{hint}")
-        _allow_pixels(max_pixels)
         width, height = _header_size(path, kind)
     if max_pixels is not None and width * height > max_pixels:
         raise PhotoTooLargeError(
@@ -153,13 +157,6 @@ def _raw_size(path: Path) -> tuple[int, int]:
         raise PhotoError(str(error)) from None
 
 
-def _allow_pixels(max_pixels: int | None) -> None:
-    """Let Pillow open what our own limit allows (Pillow refuses above 2x its limit)."""
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and (max_pixels is None or max_pixels > 2 * limit):
-        Image.MAX_IMAGE_PIXELS = None if max_pixels is None else max_pixels // 2 + 1
-
-
 def _header_size(path: Path, kind: str) -> tuple[int, int]:
     try:
         if kind == "tiff":
@@ -173,10 +170,8 @@ def _header_size(path: Path, kind: str) -> tuple[int, int]:
                 raise ValueError("no IHDR chunk")
             width, height = struct.unpack(">II", head[16:24])
             return int(width), int(height)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                return img.size
+        with open_image(path, kind) as img:
+            return img.size
     except (OSError, ValueError, SyntaxError, IndexError, tifffile.TiffFileError) as error:
         raise PhotoError(f"{path}: corrupt {kind.upper()} header ({error})") from None
 
