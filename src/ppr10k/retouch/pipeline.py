@@ -248,6 +248,10 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         quality: JPEG quality.
         progress: show a progress bar (photos/s).
 
+    Process-wide settings are left alone. On a CPU, one torch thread
+    (``torch.set_num_threads(1)``, as ``ppr10k retouch`` sets for its process) leaves the
+    cores to the LUT kernel: the predictor's input is small.
+
     Returns:
         The :class:`RetouchReport`; ``report.exit_code`` is 1 when any photo failed.
 
@@ -286,12 +290,6 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
 
     bar = tqdm(total=len(jobs), unit="photo", disable=not progress, dynamic_ncols=True,
                desc="retouch")
-    # The predictor sees a 224x224 input: one torch thread runs it in ~50 ms and leaves the
-    # cores to the LUT kernel and the other workers (several torch threads were found to
-    # stall, up to 1.4 s per call, on a loaded 2-core machine).
-    torch_threads = torch.get_num_threads()
-    if torch_device.type == "cpu":
-        torch.set_num_threads(1)
     try:
         if group_consistent:
             report.results.extend(_retouch_groups(jobs, ctx, group_by, group_gap,
@@ -302,7 +300,6 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
                                        workers, bar))
     finally:
         bar.close()
-        torch.set_num_threads(torch_threads)
     report.seconds = time.perf_counter() - start
     return report
 
