@@ -103,3 +103,21 @@ def test_parse_date():
 def test_not_a_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="xmp_source"):
         dataset_stats(tmp_path, tmp_path / "plots", progress=False)
+
+
+def test_stats_leave_the_matplotlib_backend_alone(tree, tmp_path):
+    """The library draws on its own Agg canvases: no pyplot, no process-wide backend switch."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "from ppr10k.data.stats import dataset_stats\n"
+        f"stats = dataset_stats({str(tree)!r}, {str(tmp_path / 'plots')!r}, progress=False)\n"
+        "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules, "
+        "len(stats['plots']))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[:2] == ["svg", "False"] and int(out[2]) > 0
+    assert (tmp_path / "plots" / "photos_per_group.png").stat().st_size > 0

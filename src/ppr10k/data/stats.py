@@ -24,10 +24,15 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ppr10k.io.names import parse_stem
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 XMP_FOLDERS = ("xmp_source", "xmp_target_a", "xmp_target_b", "xmp_target_c")
 RAW_FOLDER = "raw"
@@ -164,6 +169,17 @@ def _series_folders(root: Path) -> dict[str, Path]:
     return folders
 
 
+def _figure() -> tuple[Figure, Axes]:
+    """A headless figure and its axes (an Agg canvas of its own: no pyplot, no backend
+    switch for the rest of the process)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4))
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots()
+
+
 def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: int = 50,
                   progress: bool = True) -> dict:
     """Compute the statistics of ``root`` and write the plots and ``stats.json``.
@@ -178,11 +194,6 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
     Returns:
         The dictionary written to ``plots_dir/stats.json``.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     root, plots_dir = Path(root), Path(plots_dir)
     if not root.is_dir():
         raise NotADirectoryError(f"dataset folder not found: {root}")
@@ -220,7 +231,7 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
         edges = _bins(pooled, bins)
         stats["settings"][name] = {"bin_edges": edges.tolist(),
                                    **{label: _summary(a, edges) for label, a in arrays.items()}}
-        figure, axes = plt.subplots(figsize=(6, 4))
+        figure, axes = _figure()
         for label, array in arrays.items():
             axes.hist(array, bins=edges, histtype="step", linewidth=1.5,
                       label=f"{label} (n={array.size})")
@@ -229,7 +240,6 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
         figure.tight_layout()
         path = plots_dir / "settings" / f"{name}.png"
         figure.savefig(path, dpi=100)
-        plt.close(figure)
         stats["plots"].append(str(path.relative_to(plots_dir)))
 
     groups = Counter(parse_stem(stem).group for stem in stems)
@@ -237,13 +247,12 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
     stats["groups"] = {"groups": len(groups), "photos": len(stems),
                        "photos_per_group": {str(k): sizes[k] for k in sorted(sizes)}}
     if groups:
-        figure, axes = plt.subplots(figsize=(6, 4))
+        figure, axes = _figure()
         axes.bar(sorted(sizes), [sizes[k] for k in sorted(sizes)])
         axes.set(title=f"photos per group ({len(groups)} groups, {len(stems)} photos)",
                  xlabel="photos in the group", ylabel="groups")
         figure.tight_layout()
         figure.savefig(plots_dir / "photos_per_group.png", dpi=100)
-        plt.close(figure)
         stats["plots"].append("photos_per_group.png")
 
     times = dict(raw_times)
@@ -258,13 +267,12 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
         capture["hour"] = [hours[h] for h in range(24)]
         for key, labels, xlabel in (("month", range(1, 13), "month"),
                                     ("hour", range(24), "hour of day")):
-            figure, axes = plt.subplots(figsize=(6, 4))
+            figure, axes = _figure()
             axes.bar(list(labels), capture[key])
             axes.set(title=f"capture {xlabel} ({len(times)} photos)", xlabel=xlabel,
                      ylabel="photos", xticks=list(labels))
             figure.tight_layout()
             figure.savefig(plots_dir / f"capture_{key}.png", dpi=100)
-            plt.close(figure)
             stats["plots"].append(f"capture_{key}.png")
     else:
         capture["note"] = ("no capture times: no raw/ folder with readable EXIF and no dates "
