@@ -200,7 +200,12 @@ def _failure(job: Job, error: BaseException) -> PhotoResult:
 
 
 def _run(tasks: Sequence, fn: Callable, workers: int, bar: tqdm | None) -> list:
-    """``fn`` over ``tasks`` on ``workers`` threads, in order; progress bar per task."""
+    """``fn`` over ``tasks`` on ``workers`` threads, in order; progress bar per task.
+
+    At most one thread per task and per CPU, whatever ``workers`` asks for.
+    """
+    workers = min(workers, len(tasks), os.cpu_count() or 1)
+
     def step(task):
         result = fn(task)
         if bar is not None:
@@ -242,7 +247,8 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         group_strength: 0..1, how far each photo's weights move to the group mean.
         skip_existing: leave photos whose output exists (outputs are written atomically,
             so an existing output is complete): resumes an interrupted batch.
-        workers: photos processed at once (threads; the LUT kernel itself uses every core).
+        workers: photos processed at once (threads; the LUT kernel itself uses every core);
+            never more than the photos or the CPUs.
         device: ``auto``, ``cpu`` or ``cuda`` (model and LUT application).
         max_pixels: refuse larger images (decompression bombs); None: no limit.
         quality: JPEG quality.
