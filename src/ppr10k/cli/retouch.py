@@ -89,5 +89,5 @@ def run(args: argparse.Namespace) -> int:
         skip_existing=args.skip_existing, workers=args.workers, device=args.device,
         recursive=args.recursive, max_pixels=args.max_pixels or None, quality=args.quality,
         progress=not args.quiet)
-    print(report.summary(), file=sys.stderr if report.failed else sys.stdout)
+    print(report.summary(), file=sys.stderr if report.exit_code else sys.stdout)
     return report.exit_code

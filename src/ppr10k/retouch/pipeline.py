@@ -64,6 +64,9 @@ class RetouchReport:
     results: list[PhotoResult] = field(default_factory=list)
     ignored: int = 0
     seconds: float = 0.0
+    #: with ``group_consistent``: the photos of each group, and how they were grouped
+    groups: list[list[Path]] | None = None
+    group_by: str = ""
 
     def by_status(self, status: str) -> list[PhotoResult]:
         return [r for r in self.results if r.status == status]
@@ -74,21 +77,41 @@ class RetouchReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every photo was retouched or skipped, 1 when any failed."""
-        return 1 if self.failed else 0
+        """0 when every photo was retouched or skipped; 1 when any failed or none was found."""
+        return 1 if self.failed or not self.results else 0
 
     def summary(self) -> str:
+        if not self.results:
+            other = (f" ({self.ignored} other file(s) ignored: masks, other types)"
+                     if self.ignored else "")
+            return ("no photos found in the inputs: looked for JPEG, PNG, TIFF and camera "
+                    f"raw files{other}; give photo files or folders that hold them "
+                    "(--recursive for subfolders)")
         done, skipped, failed = (len(self.by_status(s)) for s in ("done", "skipped", "failed"))
         rate = f", {done / self.seconds:.2f} photos/s" if done and self.seconds > 0 else ""
         lines = [f"retouched {done}, skipped {skipped} (output exists), failed {failed} "
                  + f"in {self.seconds:.1f} s{rate}"]
+        if self.groups is not None:
+            lines.extend(_describe_groups(self.groups, self.group_by))
         if self.ignored:
-            lines.append(f"ignored {self.ignored} non-photo file(s) in the input folders")
+            lines.append(f"ignored {self.ignored} non-photo file(s) in the input folders "
+                         "(masks beside their photos, other types)")
         if failed:
             lines.append("failed:")
             lines.extend(f"  {r.source}: {_strip_path(r.reason, r.source)}"
                          for r in self.failed)
         return "\n".join(lines)
+
+
+def _describe_groups(groups: list[list[Path]], group_by: str, names: int = 6) -> list[str]:
+    """One line per group: its size, folder and first few photo names."""
+    lines = [f"{len(groups)} group(s) (--group-by {group_by}):"]
+    for number, members in enumerate(groups, 1):
+        shown = ", ".join(path.name for path in members[:names])
+        more = f", ... and {len(members) - names} more" if len(members) > names else ""
+        folder = members[0].parent if members else Path()
+        lines.append(f"  group {number}: {len(members)} photo(s) in {folder}: {shown}{more}")
+    return lines
 
 
 def _strip_path(reason: str, path: Path) -> str:
@@ -300,7 +323,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         if group_consistent:
             report.results.extend(_retouch_groups(jobs, ctx, group_by, group_gap,
                                                   group_strength, skip_existing, workers,
-                                                  bar, progress))
+                                                  bar, progress, report))
         else:
             report.results.extend(_run(jobs, lambda job: _single(job, ctx, skip_existing),
                                        workers, bar))
@@ -325,10 +348,13 @@ def _single(job: Job, ctx: _Context, skip_existing: bool) -> PhotoResult:
 
 def _retouch_groups(jobs: list[Job], ctx: _Context, group_by: str, gap: float,
                     strength: float, skip_existing: bool, workers: int, bar: tqdm,
-                    progress: bool) -> list[PhotoResult]:
-    times = [read_metadata(job.source, carried=False).capture_time if group_by in ("time", "auto") else None
-             for job in jobs]
+                    progress: bool, report: RetouchReport) -> list[PhotoResult]:
+    """Retouch group by group (``report.groups`` records the groups formed)."""
+    times = [read_metadata(job.source, carried=False).capture_time
+             if group_by in ("time", "auto") else None for job in jobs]
     groups = group_photos([job.source for job in jobs], group_by, times, gap)
+    report.groups = [[jobs[i].source for i in group] for group in groups]
+    report.group_by = group_by
     results: dict[int, PhotoResult] = {}
     predicted: dict[int, dict[str, torch.Tensor]] = {}
 
