@@ -3,8 +3,11 @@
 Defines :func:`collect_settings`, :func:`capture_times`, :func:`dataset_stats`.
 
 ``root`` is a PPR10K folder holding some of ``xmp_source/``, ``xmp_target_a/``,
-``xmp_target_b/``, ``xmp_target_c/`` (sidecars ``G_I.xmp``) and ``raw/`` (``G_I.<ext>``),
-or a single folder of sidecars. :func:`dataset_stats` writes into ``plots_dir``:
+``xmp_target_b/``, ``xmp_target_c/`` (sidecars) and ``raw/``, or a single folder of
+sidecars. Sidecars and raws may have any name: PPR10K's ``G_I.xmp``, ``xmp augment``'s
+``G_I_K.xmp``, a camera's ``IMG_1234.xmp``; a photo is its file stem, and its group the
+``G`` of a PPR10K name (photos with other names are counted as without a group).
+:func:`dataset_stats` writes into ``plots_dir``:
 
 - ``settings/<Name>.png``: a histogram of each numeric Camera Raw setting that varies,
   the source and each expert overlaid on the same bins;
@@ -45,11 +48,14 @@ _ISO_DATE = re.compile(r"(\d{4})[-:](\d{2})[-:](\d{2})(?:[T ](\d{2}):(\d{2})(?::
 
 
 def _stems(folder: Path, xmp: bool) -> dict[str, Path]:
+    """``{stem: path}`` of the sidecars (``xmp``) or the raws in ``folder``, any name."""
+    from ppr10k.io.raw import is_raw
+
     found = {}
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or not path.is_file():
             continue
-        if (path.suffix.lower() == ".xmp") == xmp and parse_stem(path.stem, versions=False):
+        if (path.suffix.lower() == ".xmp") if xmp else is_raw(path):
             found[path.stem] = path
     return found
 
@@ -71,7 +77,7 @@ def parse_date(text: str) -> dt.datetime | None:
 
 def collect_settings(folder: str | os.PathLike, progress: bool = False
                      ) -> tuple[dict[str, dict[str, float]], dict[str, dt.datetime], list]:
-    """Numeric Camera Raw settings of every ``G_I.xmp`` in ``folder``.
+    """Numeric Camera Raw settings of every sidecar (``*.xmp``, any name) in ``folder``.
 
     Returns:
         ``{setting: {stem: value}}`` (numbers only; booleans and text are left out),
@@ -130,7 +136,7 @@ def raw_capture_time(path: str | os.PathLike) -> dt.datetime | None:
 
 
 def capture_times(raw_dir: str | os.PathLike, progress: bool = False) -> dict[str, dt.datetime]:
-    """``{stem: capture time}`` for the raws ``G_I.<ext>`` in ``raw_dir`` that have one."""
+    """``{stem: capture time}`` for the raws in ``raw_dir`` that have one (any name)."""
     items = list(_stems(Path(raw_dir), xmp=False).items())
     if progress:
         from tqdm import tqdm
@@ -193,6 +199,11 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
 
     Returns:
         The dictionary written to ``plots_dir/stats.json``.
+
+    Raises:
+        NotADirectoryError: no folder ``root``.
+        FileNotFoundError: no sidecar folder, raw folder or sidecar in ``root``, or those
+            folders hold no sidecar and no raw.
     """
     root, plots_dir = Path(root), Path(plots_dir)
     if not root.is_dir():
@@ -216,6 +227,10 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
     raw_times = capture_times(raw_dir, progress) if raw_dir.is_dir() else {}
     if raw_dir.is_dir():
         stems |= set(_stems(raw_dir, xmp=False))
+    if not stems:
+        looked = ", ".join(f"{folder}/" for folder in [*series.values(), raw_dir]
+                           if folder.is_dir())
+        raise FileNotFoundError(f"no sidecars (.xmp) or raws found in {looked}")
 
     stats: dict = {"root": str(root), "series": list(series), "errors": errors,
                    "settings": {}, "plots": []}
@@ -242,10 +257,12 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
         figure.savefig(path, dpi=100)
         stats["plots"].append(str(path.relative_to(plots_dir)))
 
-    groups = Counter(parse_stem(stem).group for stem in stems)
+    keys = {stem: parse_stem(stem) for stem in stems}
+    groups = Counter(key.group for key in keys.values() if key is not None)
     sizes = Counter(groups.values())
     stats["groups"] = {"groups": len(groups), "photos": len(stems),
-                       "photos_per_group": {str(k): sizes[k] for k in sorted(sizes)}}
+                       "photos_per_group": {str(k): sizes[k] for k in sorted(sizes)},
+                       "photos_without_group": sum(key is None for key in keys.values())}
     if groups:
         figure, axes = _figure()
         axes.bar(sorted(sizes), [sizes[k] for k in sorted(sizes)])
