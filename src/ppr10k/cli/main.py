@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_name(args: argparse.Namespace) -> str:
+    """The command as typed: ``data stats``, ``xmp augment``, ``retouch``, ..."""
+    words = [args.command] + [getattr(args, f"{args.command}_command", None) or ""]
+    return " ".join(word for word in words if word)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -42,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (CommandError, FileNotFoundError, NotADirectoryError, ValueError) as error:
-        print(f"ppr10k {args.command}: error: {error}", file=sys.stderr)
+        print(f"ppr10k {command_name(args)}: error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
