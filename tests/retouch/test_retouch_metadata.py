@@ -203,3 +203,30 @@ def test_xmp_and_iptc_reach_a_real_portrait(tmp_path, model_dir, shared_data):
         assert_carried(tags, {"XMP-dc:Creator": "NASA", "XMP-xmp:Rating": 5,
                               "XMP-dc:Subject": "astronaut", "IPTC:Keywords": "astronaut",
                               "IFD0:Artist": "NASA"})
+
+
+#: what may differ after retouching: the output's own layout and the writing toolkit
+LAYOUT = {"IFD0:PhotometricInterpretation", "IFD0:ImageWidth", "IFD0:ImageHeight",
+          "IFD0:BitsPerSample", "IFD0:Compression", "IFD0:StripOffsets",
+          "IFD0:RowsPerStrip", "IFD0:StripByteCounts", "IFD0:PlanarConfiguration",
+          "IFD0:SamplesPerPixel", "XMP-x:XMPToolkit", "Photoshop:IPTCDigest"}
+CARRIED_GROUPS = ("IFD0:", "ExifIFD:", "GPS:", "XMP-", "IPTC:", "InteropIFD:")
+
+
+@pytest.mark.parametrize("fmt, bits", [("jpg", 8), ("tif", 16), ("png", 16)])
+@pytest.mark.parametrize("name", ["fivek5x_a0001-jmac_DSC1459_B.jpg",
+                                  "fivek5x_a4607-050801_080948__I2E5512_A.jpg"])
+def test_real_camera_exports_keep_every_tag(tmp_path, model_dir, shared_data, name, fmt,
+                                            bits):
+    """Real Lightroom exports (Nikon D70, Canon EOS-1D Mark II): every EXIF, XMP and IPTC
+    tag exiftool reads in the input reads the same in the output (SubjectDistance
+    4294967295 = infinity included)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    source = folder / name
+    shutil.copyfile(shared_data / "fivek_experts" / name, source)
+    before = {k: v for k, v in read_tags(source).items()
+              if k.startswith(CARRIED_GROUPS) and k not in LAYOUT}
+    assert len(before) > 60  # the fixture really is a camera export
+    after = read_tags(retouch_to(source, tmp_path / "out", model_dir, fmt, bits))
+    assert_carried(after, before)

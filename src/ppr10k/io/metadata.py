@@ -301,6 +301,24 @@ class CarriedMetadata:
         return bool(self.exif or self.iptc or self.xmp or self.comment)
 
 
+def _writable(value: str, type_name: str) -> str:
+    """An exiv2 value as exiv2 parses it back: unsigned rationals above 2**31 - 1 (EXIF's
+    4294967295/1 is "infinity") are read through int32, so they are written as such.
+
+    >>> _writable("4294967295/1 7/2", "Rational"), _writable("4294967295/1", "SRational")
+    ('-1/1 7/2', '4294967295/1')
+    """
+    if type_name != "Rational" or not isinstance(value, str):
+        return value
+    parts = []
+    for token in value.split(" "):
+        numbers = token.split("/")
+        if all(n.isdigit() for n in numbers):
+            numbers = [str(int(n) - 2**32) if int(n) >= 2**31 else n for n in numbers]
+        parts.append("/".join(numbers))
+    return " ".join(parts)
+
+
 def read_carried(path: str | os.PathLike) -> CarriedMetadata | None:
     """EXIF, IPTC and XMP of a photo as exiv2 reads them (None: exiv2 cannot read it).
 
@@ -315,7 +333,9 @@ def read_carried(path: str | os.PathLike) -> CarriedMetadata | None:
         return None
     try:
         with image:
-            return CarriedMetadata(exif=portable_exif(image.read_exif(), raw=is_raw(path)),
+            exif = {key: _writable(detail["value"], detail.get("typeName", ""))
+                    for key, detail in image.read_exif_detail().items()}
+            return CarriedMetadata(exif=portable_exif(exif, raw=is_raw(path)),
                                    iptc=image.read_iptc(), xmp=image.read_raw_xmp() or "",
                                    comment=image.read_comment() or "")
     except (RuntimeError, UnicodeError):
