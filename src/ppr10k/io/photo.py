@@ -222,8 +222,10 @@ def read_photo_image(path: str | os.PathLike,
     Raises:
         FileNotFoundError, PhotoError: as :func:`read_photo`, naming the file.
     """
-    photo = read_photo(path, max_pixels)
-    return to_float(np.ascontiguousarray(orient(photo.pixels, photo.metadata.orientation)))
+    photo = read_photo(path, max_pixels, metadata=False)
+    orientation = (1 if photo.kind == "raw"  # LibRaw develops raws upright
+                   else read_metadata(path, photo.kind, carried=False).orientation)
+    return to_float(np.ascontiguousarray(orient(photo.pixels, orientation)))
 
 
 def photo_size(path: str | os.PathLike,
