@@ -43,7 +43,8 @@ def _names(folder: Path) -> set[str]:
 
 def test_layout_and_names_are_exactly_the_official_ones(sample_root):
     train_groups, val_groups, photos = range(4), range(1356, 1358), range(4)
-    assert _names(sample_root) == {"train", "val", "sample.json"}
+    assert _names(sample_root) == {"train", "val", "sample.json", "xmp_source",
+                                   "xmp_target_a", "xmp_target_b", "xmp_target_c"}
     assert _names(sample_root / "train") == {"source_aug", "target_a", "target_b", "target_c",
                                              "masks"}
     assert _names(sample_root / "val") == {"source", "target_a", "target_b", "target_c",
@@ -54,6 +55,8 @@ def test_layout_and_names_are_exactly_the_official_ones(sample_root):
         f"{s}_{k}.tif" for s in train_photos for k in range(1, 6)}
     assert _names(sample_root / "train" / "source_aug") == expected_aug
     assert len(expected_aug) == 16 * 6
+    for folder in ("xmp_source", "xmp_target_a", "xmp_target_b", "xmp_target_c"):
+        assert _names(sample_root / folder) == {f"{s}.xmp" for s in train_photos + val_photos}
     for expert in "abc":
         assert _names(sample_root / "train" / f"target_{expert}") == {
             f"{s}.tif" for s in train_photos}

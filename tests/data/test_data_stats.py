@@ -57,7 +57,8 @@ def test_stats_numbers(tree, tmp_path):
     assert exposure["xmp_target_a"]["mean"] == pytest.approx(np.mean(list(
         EXPERT_EXPOSURE.values())))
     assert exposure["xmp_target_a"]["min"] == -0.25
-    assert stats["groups"] == {"groups": 2, "photos": 3, "photos_per_group": {"1": 1, "2": 1}}
+    assert stats["groups"] == {"groups": 2, "photos": 3, "photos_per_group": {"1": 1, "2": 1},
+                               "photos_without_group": 0}
     capture = stats["capture_time"]
     assert capture["from_raw_exif"] == 1 and capture["from_xmp"] == 2
     assert capture["without"] == 0
@@ -103,3 +104,60 @@ def test_parse_date():
 def test_not_a_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="xmp_source"):
         dataset_stats(tmp_path, tmp_path / "plots", progress=False)
+
+
+def test_stats_leave_the_matplotlib_backend_alone(tree, tmp_path):
+    """The library draws on its own Agg canvases: no pyplot, no process-wide backend switch."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, matplotlib\n"
+        "matplotlib.use('svg')\n"
+        "from ppr10k.data.stats import dataset_stats\n"
+        f"stats = dataset_stats({str(tree)!r}, {str(tmp_path / 'plots')!r}, progress=False)\n"
+        "print(matplotlib.get_backend(), 'matplotlib.pyplot' in sys.modules, "
+        "len(stats['plots']))\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[:2] == ["svg", "False"] and int(out[2]) > 0
+    assert (tmp_path / "plots" / "photos_per_group.png").stat().st_size > 0
+
+
+def test_sidecars_of_any_name_are_read(tmp_path, shared_data, capsys):
+    """`xmp augment`'s G_I_K.xmp and camera names such as IMG_1234.xmp count as photos."""
+    folder = tmp_path / "xmp_source"
+    folder.mkdir()
+    data = (shared_data / "xmp" / "exifr_IMG_5910.xmp").read_text(encoding="utf-8")
+    for name in ("IMG_1234.xmp", "IMG_1235.XMP", "3_4_1.xmp", "3_4_2.xmp", "3_5.xmp"):
+        (folder / name).write_text(data, encoding="utf-8")
+    (folder / "notes.txt").write_text("not a sidecar")
+    stats = dataset_stats(tmp_path, tmp_path / "plots", progress=False)
+    assert stats["settings"]["Temperature"]["constant"] == 4300
+    assert stats["groups"]["photos"] == 5
+    assert stats["groups"]["groups"] == 1 and stats["groups"]["photos_without_group"] == 2
+    assert main(["data", "stats", str(tmp_path), "--plots", str(tmp_path / "p2"),
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "5 photos in 1 groups" in out and "2 photo(s) without a PPR10K group" in out
+
+
+def test_no_sidecars_is_an_error_not_zero_photos(tmp_path, capsys):
+    (tmp_path / "xmp_source").mkdir()
+    (tmp_path / "xmp_source" / "readme.txt").write_text("nothing here")
+    assert main(["data", "stats", str(tmp_path), "--plots", str(tmp_path / "plots"),
+                 "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "no sidecars (.xmp) or raws found" in err and "xmp_source" in err
+
+
+def test_stats_run_on_the_sample_set(tmp_path):
+    from ppr10k.data.sample import make_sample_dataset
+
+    make_sample_dataset(tmp_path / "sample", groups=3, per_group=2, n_aug=0, progress=False)
+    stats = dataset_stats(tmp_path / "sample", tmp_path / "plots", progress=False)
+    assert stats["series"] == ["xmp_source", "xmp_target_a", "xmp_target_b", "xmp_target_c"]
+    assert stats["groups"]["groups"] == 3 and stats["groups"]["photos"] == 6
+    assert {"Exposure2012", "Temperature", "Contrast2012"} <= set(stats["settings"])
+    assert stats["capture_time"]["from_xmp"] == 6
+    assert "capture_hour.png" in stats["plots"]

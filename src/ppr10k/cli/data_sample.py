@@ -15,7 +15,7 @@ def register(subparsers) -> None:
                     "two public-domain portraits (groups take turns between the two people) "
                     "with synthetic shoots, shots and expert looks.",
     )
-    parser.add_argument("out", help="folder to create (it receives train/ and val/)")
+    parser.add_argument("out", help="folder to create (it receives train/, val/ and the xmp_* sidecar folders)")
     parser.add_argument("--groups", type=int, default=6, metavar="N",
                         help="number of groups (shoots) in all (default: 6)")
     parser.add_argument("--per-group", type=int, default=4, metavar="M",

@@ -22,6 +22,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"series: {', '.join(stats['series']) or '(none)'}; {groups['photos']:,} photos in "
           f"{groups['groups']:,} groups; {len(stats['settings'])} settings "
           f"({len(stats['plots'])} plots)")
+    if groups.get("photos_without_group"):
+        print(f"{groups['photos_without_group']:,} photo(s) without a PPR10K group "
+              "(names other than G_I / G_I_K)")
     print(f"capture times: {capture['from_raw_exif']:,} from raw EXIF, "
           f"{capture['from_xmp']:,} from sidecars, {capture['without']:,} without")
     if "note" in capture:

@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_name(args: argparse.Namespace) -> str:
+    """The command as typed: ``data stats``, ``xmp augment``, ``retouch``, ..."""
+    words = [args.command] + [getattr(args, f"{args.command}_command", None) or ""]
+    return " ".join(word for word in words if word)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -44,12 +50,12 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except (CommandError, FileNotFoundError, FileExistsError, NotADirectoryError,
             ValueError) as error:
-        print(f"ppr10k {args.command}: error: {error}", file=sys.stderr)
+        print(f"ppr10k {command_name(args)}: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # a full disk is the user's to fix, not a bug
         if error.errno not in (errno.ENOSPC, errno.EDQUOT):
             raise
-        print(f"ppr10k {args.command}: error: {error}", file=sys.stderr)
+        print(f"ppr10k {command_name(args)}: error: {error}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()

@@ -72,8 +72,16 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from ppr10k.models.zoo import DEFAULT_MODEL, resolve_model
     from ppr10k.retouch import retouch
+
+    # The predictor sees a small input: one torch thread runs it in ~50 ms and leaves the
+    # cores to the LUT kernel and the other workers (several torch threads were found to
+    # stall, up to 1.4 s per call, on a loaded 2-core machine). Set here, for this process
+    # only: the library's retouch() leaves torch's settings alone.
+    torch.set_num_threads(1)
 
     if args.model is None:
         print(f"using the default model {DEFAULT_MODEL} (see `ppr10k models`; choose another "
@@ -86,5 +94,5 @@ def run(args: argparse.Namespace) -> int:
         skip_existing=args.skip_existing, overwrite=args.overwrite, workers=args.workers, device=args.device,
         recursive=args.recursive, max_pixels=args.max_pixels or None, quality=args.quality,
         progress=not args.quiet)
-    print(report.summary(), file=sys.stderr if report.failed else sys.stdout)
+    print(report.summary(), file=sys.stderr if report.exit_code else sys.stdout)
     return report.exit_code

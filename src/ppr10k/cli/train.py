@@ -132,6 +132,11 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return base.updated(**given)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line for the user (no category, no source line)."""
+    print(f"ppr10k train: warning: {message}", file=sys.stderr)
+
+
 def run_train(args: argparse.Namespace) -> int:
     from ppr10k.train import train
 
@@ -140,6 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
         raise ValueError("--data ROOT is required (or `data` in the --config file)")
     with warnings.catch_warnings():
         warnings.simplefilter("always")
+        warnings.showwarning = _show_warning  # restored when the block ends
         result = train(config, resume=args.resume, progress=not args.quiet)
     print(f"best epoch {result.best_epoch}: val PSNR {result.best_psnr:.2f} dB; "
           f"model in {result.best_model}")

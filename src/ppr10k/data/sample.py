@@ -11,6 +11,8 @@
     OUT/val/source/G_I.tif
     OUT/val/target_{a,b,c}/G_I.tif
     OUT/val/masks/G_I.png
+    OUT/xmp_source/G_I.xmp                    Camera Raw sidecars of the sources and of
+    OUT/xmp_target_{a,b,c}/G_I.xmp            each expert (all groups, as the raw release)
     OUT/sample.json                           how the set was made (seed, looks, credits)
 
 Training groups are numbered from 0, validation groups from 1356 (as in the official split).
@@ -45,11 +47,15 @@ How the photos are made (all synthetic except the photograph itself):
   (with smaller ranges; the photo is already rendered, not raw).
 
 The colour operations are simple approximations (gains in linear sRGB, polynomial S-curve),
-not Adobe Camera Raw's.
+not Adobe Camera Raw's. The sidecars state each look in Camera Raw's units, approximately
+(:func:`camera_raw_look`), with a capture time per shot (``xmp:CreateDate``: one shoot a day,
+shots a minute apart), so that ``ppr10k data stats`` has settings, groups and capture times to
+summarise.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -442,11 +448,16 @@ def expert_render(clean_linear: np.ndarray, soft_mask: np.ndarray,
 
 @dataclass
 class Shot:
-    """One rendered photo: its sources (``G_I`` then ``G_I_K``), expert targets and mask."""
+    """One rendered photo: its sources (``G_I`` then ``G_I_K``), expert targets and mask.
+
+    ``look`` is the source ``G_I``'s rendering (the camera default, the shoot's light and
+    the shot's spread).
+    """
 
     sources: list[np.ndarray]
     targets: dict[str, np.ndarray]
     mask: np.ndarray
+    look: Look = field(default_factory=Look)
 
 
 def _render_group(group_id: int, seed: int, per_group: int, n_aug: int,
@@ -467,7 +478,7 @@ def _render_group(group_id: int, seed: int, per_group: int, n_aug: int,
         sources = [develop(clean, source_look)]
         sources += [develop(clean, source_look + _augment_offset(rng)) for _ in range(n_aug)]
         targets = {e: expert_render(clean, soft, EXPERT_STYLES[e]) for e in experts}
-        yield Shot(sources, targets, mask)
+        yield Shot(sources, targets, mask, source_look)
 
 
 def render_group(group_id: int, per_group: int = 4, seed: int = 0, scale: float = 1.0,
@@ -485,19 +496,77 @@ def render_group(group_id: int, per_group: int = 4, seed: int = 0, scale: float 
     return list(_render_group(group_id, seed, per_group, 0, experts, scale))
 
 
+# --------------------------------------------------------------------------- sidecars
+#: Sidecar folders at the dataset root, as in the official raw release.
+SIDECAR_FOLDERS = ("xmp_source",) + tuple(f"xmp_target_{e}" for e in EXPERTS)
+
+
+def camera_raw_look(look: Look) -> dict[str, float]:
+    """A :class:`Look` in Camera Raw's units, approximately.
+
+    Exposure2012 in EV; Temperature in kelvin around 5500 K (1 unit of ``temperature`` is
+    about 1500 K); Tint, Contrast2012 and Saturation on Camera Raw's -100..100 scales.
+
+    >>> camera_raw_look(Look(exposure=0.5, temperature=0.1, contrast=0.2))
+    {'Exposure2012': 0.5, 'Temperature': 5650, 'Tint': 0, 'Contrast2012': 20, 'Saturation': 0}
+    """
+    return {"Exposure2012": round(look.exposure, 2),
+            "Temperature": round(5500 + 1500 * look.temperature),
+            "Tint": round(100 * look.tint),
+            "Contrast2012": round(100 * look.contrast),
+            "Saturation": round(100 * look.saturation)}
+
+
+def capture_time(group_id: int, index: int) -> dt.datetime:
+    """The sample set's capture time of photo ``G_I``: a shoot a day, shots a minute apart."""
+    start = dt.datetime(2024, 1, 1, 9 + group_id % 9) + dt.timedelta(days=group_id % 365)
+    return start + dt.timedelta(minutes=index)
+
+
+def sidecar_text(look: Look, when: dt.datetime) -> str:
+    """A minimal Camera Raw sidecar with ``look``'s settings and the capture time."""
+    from ppr10k.xmp import format_setting
+
+    settings = "".join(f'\n    crs:{name}="{format_setting(name, value)}"'
+                       for name, value in camera_raw_look(look).items())
+    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/">\n'
+            ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+            '  <rdf:Description rdf:about=""\n'
+            '    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"\n'
+            '    xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
+            f'    xmp:CreateDate="{when.isoformat()}"\n'
+            '    crs:ProcessVersion="11.0"\n'
+            f'    crs:WhiteBalance="Custom"{settings}/>\n'
+            ' </rdf:RDF>\n'
+            '</x:xmpmeta>\n')
+
+
+def _write_sidecars(out: Path, stem: str, shot: Shot, when: dt.datetime) -> int:
+    """``xmp_source/G_I.xmp`` and ``xmp_target_<e>/G_I.xmp`` of one shot; files written."""
+    from ppr10k.xmp.write import write_bytes_atomic
+
+    looks = {"xmp_source": shot.look}
+    looks.update({f"xmp_target_{e}": EXPERT_STYLES[e].person for e in shot.targets})
+    for folder, look in looks.items():
+        write_bytes_atomic(out / folder / f"{stem}.xmp", sidecar_text(look, when).encode())
+    return len(looks)
+
+
 # --------------------------------------------------------------------------- the dataset
 def _prepare_out(out: Path, overwrite: bool) -> None:
-    existing = [out / name for name in ("train", "val") if (out / name).exists()]
+    existing = [out / name for name in ("train", "val", *SIDECAR_FOLDERS)
+                if (out / name).exists()]
     if not existing:
         return
     if not overwrite:
         names = ", ".join(f"{p.name}/" for p in existing)
         raise FileExistsError(f"{out} already holds {names}: "
-                              "choose an empty folder, or replace it with --force "
-                              "(overwrite=True)")
+                              "choose an empty folder, or replace it "
+                              "(`ppr10k data sample --force`)")
     if not (out / "sample.json").is_file():
-        raise FileExistsError(f"{out} holds train/ or val/ not made by `ppr10k data sample` "
-                              "(no sample.json): refusing to delete it")
+        raise FileExistsError(f"{out} holds {', '.join(f'{p.name}/' for p in existing)} not "
+                              "made by `ppr10k data sample` (no sample.json): refusing to "
+                              "delete it")
     for path in existing:
         shutil.rmtree(path)
 
@@ -567,6 +636,7 @@ def make_sample_dataset(out: str | os.PathLike, groups: int = 6, per_group: int 
             write_image(split_dir / "masks" / f"{stem}.png",
                         (shot.mask * np.uint8(255)).astype(np.uint8))
             files += len(shot.sources) + len(shot.targets) + 1
+            files += _write_sidecars(out, stem, shot, capture_time(group_id, index))
             bar.update(1)
     bar.close()
     summary = SampleSummary(out, seed, train_ids, val_ids, per_group, n_aug, files,

@@ -3,8 +3,11 @@
 Defines :func:`collect_settings`, :func:`capture_times`, :func:`dataset_stats`.
 
 ``root`` is a PPR10K folder holding some of ``xmp_source/``, ``xmp_target_a/``,
-``xmp_target_b/``, ``xmp_target_c/`` (sidecars ``G_I.xmp``) and ``raw/`` (``G_I.<ext>``),
-or a single folder of sidecars. :func:`dataset_stats` writes into ``plots_dir``:
+``xmp_target_b/``, ``xmp_target_c/`` (sidecars) and ``raw/``, or a single folder of
+sidecars. Sidecars and raws may have any name: PPR10K's ``G_I.xmp``, ``xmp augment``'s
+``G_I_K.xmp``, a camera's ``IMG_1234.xmp``; a photo is its file stem, and its group the
+``G`` of a PPR10K name (photos with other names are counted as without a group).
+:func:`dataset_stats` writes into ``plots_dir``:
 
 - ``settings/<Name>.png``: a histogram of each numeric Camera Raw setting that varies,
   the source and each expert overlaid on the same bins;
@@ -24,10 +27,15 @@ import os
 import re
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ppr10k.io.names import parse_stem
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 XMP_FOLDERS = ("xmp_source", "xmp_target_a", "xmp_target_b", "xmp_target_c")
 RAW_FOLDER = "raw"
@@ -40,11 +48,14 @@ _ISO_DATE = re.compile(r"(\d{4})[-:](\d{2})[-:](\d{2})(?:[T ](\d{2}):(\d{2})(?::
 
 
 def _stems(folder: Path, xmp: bool) -> dict[str, Path]:
+    """``{stem: path}`` of the sidecars (``xmp``) or the raws in ``folder``, any name."""
+    from ppr10k.io.raw import is_raw
+
     found = {}
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or not path.is_file():
             continue
-        if (path.suffix.lower() == ".xmp") == xmp and parse_stem(path.stem, versions=False):
+        if (path.suffix.lower() == ".xmp") if xmp else is_raw(path):
             found[path.stem] = path
     return found
 
@@ -66,7 +77,7 @@ def parse_date(text: str) -> dt.datetime | None:
 
 def collect_settings(folder: str | os.PathLike, progress: bool = False
                      ) -> tuple[dict[str, dict[str, float]], dict[str, dt.datetime], list]:
-    """Numeric Camera Raw settings of every ``G_I.xmp`` in ``folder``.
+    """Numeric Camera Raw settings of every sidecar (``*.xmp``, any name) in ``folder``.
 
     Returns:
         ``{setting: {stem: value}}`` (numbers only; booleans and text are left out),
@@ -125,7 +136,7 @@ def raw_capture_time(path: str | os.PathLike) -> dt.datetime | None:
 
 
 def capture_times(raw_dir: str | os.PathLike, progress: bool = False) -> dict[str, dt.datetime]:
-    """``{stem: capture time}`` for the raws ``G_I.<ext>`` in ``raw_dir`` that have one."""
+    """``{stem: capture time}`` for the raws in ``raw_dir`` that have one (any name)."""
     items = list(_stems(Path(raw_dir), xmp=False).items())
     if progress:
         from tqdm import tqdm
@@ -164,6 +175,17 @@ def _series_folders(root: Path) -> dict[str, Path]:
     return folders
 
 
+def _figure() -> tuple[Figure, Axes]:
+    """A headless figure and its axes (an Agg canvas of its own: no pyplot, no backend
+    switch for the rest of the process)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6, 4))
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots()
+
+
 def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: int = 50,
                   progress: bool = True) -> dict:
     """Compute the statistics of ``root`` and write the plots and ``stats.json``.
@@ -177,12 +199,12 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
 
     Returns:
         The dictionary written to ``plots_dir/stats.json``.
+
+    Raises:
+        NotADirectoryError: no folder ``root``.
+        FileNotFoundError: no sidecar folder, raw folder or sidecar in ``root``, or those
+            folders hold no sidecar and no raw.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     root, plots_dir = Path(root), Path(plots_dir)
     if not root.is_dir():
         raise NotADirectoryError(f"dataset folder not found: {root}")
@@ -209,6 +231,10 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
     raw_times = capture_times(raw_dir, progress) if raw_dir.is_dir() else {}
     if raw_dir.is_dir():
         stems |= set(_stems(raw_dir, xmp=False))
+    if not stems:
+        looked = ", ".join(f"{folder}/" for folder in [*series.values(), raw_dir]
+                           if folder.is_dir())
+        raise FileNotFoundError(f"no sidecars (.xmp) or raws found in {looked}")
 
     stats: dict = {"root": str(root), "series": list(series), "errors": errors,
                    "settings": {}, "plots": []}
@@ -224,7 +250,7 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
         edges = _bins(pooled, bins)
         stats["settings"][name] = {"bin_edges": edges.tolist(),
                                    **{label: _summary(a, edges) for label, a in arrays.items()}}
-        figure, axes = plt.subplots(figsize=(6, 4))
+        figure, axes = _figure()
         for label, array in arrays.items():
             axes.hist(array, bins=edges, histtype="step", linewidth=1.5,
                       label=f"{label} (n={array.size})")
@@ -233,21 +259,21 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
         figure.tight_layout()
         path = plots_dir / "settings" / f"{name}.png"
         figure.savefig(path, dpi=100)
-        plt.close(figure)
         stats["plots"].append(str(path.relative_to(plots_dir)))
 
-    groups = Counter(parse_stem(stem).group for stem in stems)
+    keys = {stem: parse_stem(stem) for stem in stems}
+    groups = Counter(key.group for key in keys.values() if key is not None)
     sizes = Counter(groups.values())
     stats["groups"] = {"groups": len(groups), "photos": len(stems),
-                       "photos_per_group": {str(k): sizes[k] for k in sorted(sizes)}}
+                       "photos_per_group": {str(k): sizes[k] for k in sorted(sizes)},
+                       "photos_without_group": sum(key is None for key in keys.values())}
     if groups:
-        figure, axes = plt.subplots(figsize=(6, 4))
+        figure, axes = _figure()
         axes.bar(sorted(sizes), [sizes[k] for k in sorted(sizes)])
         axes.set(title=f"photos per group ({len(groups)} groups, {len(stems)} photos)",
                  xlabel="photos in the group", ylabel="groups")
         figure.tight_layout()
         figure.savefig(plots_dir / "photos_per_group.png", dpi=100)
-        plt.close(figure)
         stats["plots"].append("photos_per_group.png")
 
     times = dict(raw_times)
@@ -262,13 +288,12 @@ def dataset_stats(root: str | os.PathLike, plots_dir: str | os.PathLike, bins: i
         capture["hour"] = [hours[h] for h in range(24)]
         for key, labels, xlabel in (("month", range(1, 13), "month"),
                                     ("hour", range(24), "hour of day")):
-            figure, axes = plt.subplots(figsize=(6, 4))
+            figure, axes = _figure()
             axes.bar(list(labels), capture[key])
             axes.set(title=f"capture {xlabel} ({len(times)} photos)", xlabel=xlabel,
                      ylabel="photos", xticks=list(labels))
             figure.tight_layout()
             figure.savefig(plots_dir / f"capture_{key}.png", dpi=100)
-            plt.close(figure)
             stats["plots"].append(f"capture_{key}.png")
     else:
         capture["note"] = ("no capture times: no raw/ folder with readable EXIF and no dates "

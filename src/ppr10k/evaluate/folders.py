@@ -145,8 +145,12 @@ def summarize(
 
 
 def _map(function: Callable, items: list, workers: int) -> Iterator:
-    """``map`` in order, in this process or in a pool of ``workers`` processes."""
-    if workers <= 1 or len(items) < 2:
+    """``map`` in order, in this process or in a pool of ``workers`` processes.
+
+    The pool has at most one process per item and per CPU, whatever ``workers`` asks for.
+    """
+    workers = min(workers, len(items), os.cpu_count() or 1)
+    if workers <= 1:
         yield from map(function, items)
         return
     _kernel.warm_up()  # compiled once here; forked workers inherit it
@@ -173,7 +177,8 @@ def evaluate_folders(
 
     Args:
         pred_dir, target_dir, masks_dir: the three folders.
-        workers: processes to use (1: this process; 0: one per CPU).
+        workers: processes to use (1: this process; 0: one per CPU); never more than the
+            images or the CPUs.
         strict: raise :class:`~ppr10k.evaluate.pairing.MissingFilesError` when any prediction,
             target or mask is missing; otherwise warn and score the complete pairs.
         psnr_cap: largest PSNR (dB) an image counts with in averages; ``None``: no cap.

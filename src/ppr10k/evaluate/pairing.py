@@ -105,8 +105,8 @@ class MissingFilesError(ValueError):
     def __init__(self, pairing: Pairing):
         self.pairing = pairing
         super().__init__(
-            f"{pairing.describe_missing()} (use --no-strict / strict=False to score only the "
-            "complete pairs)"
+            f"{pairing.describe_missing()} (`ppr10k evaluate --no-strict` scores the complete "
+            "pairs only)"
         )
 
 

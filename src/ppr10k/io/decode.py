@@ -22,6 +22,22 @@ class PhotoTooLargeError(PhotoError):
     """More pixels than the configured limit (a decompression bomb, or a limit to raise)."""
 
 
+def open_image(path: str | os.PathLike, kind: str) -> Image.Image:
+    """Open a JPEG, PNG or TIFF with Pillow, without Pillow's decompression-bomb check.
+
+    Callers check the pixel count themselves (:func:`ppr10k.io.probe_photo`'s
+    ``max_pixels``), so this never changes the process-wide ``Image.MAX_IMAGE_PIXELS``.
+
+    Raises:
+        OSError, SyntaxError: not a file of that kind.
+    """
+    from PIL import JpegImagePlugin, PngImagePlugin, TiffImagePlugin
+
+    opener = {"jpeg": JpegImagePlugin.JpegImageFile, "png": PngImagePlugin.PngImageFile,
+              "tiff": TiffImagePlugin.TiffImageFile}[kind]
+    return opener(os.fspath(path))
+
+
 def kind_from_suffix(path: Path) -> str:
     """``jpeg``, ``png``, ``tiff`` or ``raw`` from a file's suffix."""
     from ppr10k.io.raw import RAW_SUFFIXES
@@ -63,7 +79,7 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
         return _rgb(np.asarray(array), path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with Image.open(path) as img:
+        with open_image(path, kind) as img:
             img.load()
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey PNG via Pillow
                 grey = np.asarray(img).astype(np.uint16)
@@ -79,6 +95,9 @@ def _png_depth(path: Path) -> int:
 
 
 def _rgb(array: np.ndarray, path: Path) -> np.ndarray:
+    """Grey, grey+alpha, RGB or RGBA samples -> RGB (alpha dropped)."""
+    if array.ndim == 3 and array.shape[2] in (1, 2):  # grey, grey + alpha
+        array = array[:, :, 0]
     if array.ndim == 2:
         array = np.repeat(array[:, :, None], 3, axis=2)
     if array.ndim != 3 or array.shape[2] not in (3, 4):

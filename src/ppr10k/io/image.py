@@ -86,12 +86,20 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
 
 
 def _read_umask() -> int:
-    mask = os.umask(0o022)
+    """The process umask: from ``/proc`` on Linux (unchanged), else set and set back."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere os.umask can only be read by setting it
     os.umask(mask)
     return mask
 
 
-_UMASK = _read_umask()  # read once, at import: os.umask can only be read by setting it
+_UMASK = _read_umask()  # read once, at import
 
 
 @contextlib.contextmanager
@@ -121,44 +129,82 @@ def write_image(path: str | os.PathLike, image: np.ndarray, bits: int = 8, *,
     """Write float32 RGB in [0, 1] (HWC), or a uint8/uint16 array, atomically.
 
     PNG and TIFF keep 16 bits when ``bits=16`` (or when given uint16 samples); JPEG is
-    always 8-bit.
+    always 8-bit. (:func:`ppr10k.io.write_photo` writes photos with all their metadata.)
 
     Args:
         exif: EXIF block (TIFF-structured bytes, with or without the ``Exif\\0\\0``
             header) to embed: JPEG (APP1), PNG (eXIf chunk) and 8-bit TIFF keep all of it;
             16-bit TIFF keeps the descriptive IFD0 tags (Make, Model, DateTime,
-            Orientation, Artist, Copyright) but not the Exif sub-IFD.
+            Orientation, Artist, Copyright) but not the Exif sub-IFD. TIFF resolution
+            comes from it (else 72 dpi).
         icc_profile: ICC profile to embed (all formats).
         quality: JPEG quality.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
+    with atomic_write(path) as tmp:
+        encode_image(tmp, image, bits, fmt=path.suffix, exif=exif, icc_profile=icc_profile,
+                     quality=quality)
+    return path
+
+
+def encode_image(path: Path, image: np.ndarray, bits: int = 8, *, fmt: str,
+                 exif: bytes | None = None, embed_exif: bool = True,
+                 icc_profile: bytes | None = None, quality: int = 95) -> None:
+    """Encode an image into ``path`` in the format of suffix ``fmt`` (not atomic).
+
+    As :func:`write_image`; ``embed_exif=False`` uses ``exif`` for the TIFF resolution only
+    (the caller writes the EXIF itself).
+    """
+    suffix = fmt.lower()
     if image.dtype in (np.uint8, np.uint16):
         samples = image
     else:
         samples = to_uint(image, 8 if suffix in (".jpg", ".jpeg") else bits)
     if exif is not None and exif.startswith(b"Exif\x00\x00"):
         exif = exif[6:]
+    resolution = _resolution(exif)
+    if not embed_exif:
+        exif = None
     extra: dict = {}
     if icc_profile:
         extra["icc_profile"] = icc_profile
     if exif:
         extra["exif"] = b"Exif\x00\x00" + exif
-    with atomic_write(path) as tmp:
-        if suffix in _TIFF_SUFFIXES:
-            if samples.dtype == np.uint8 and extra:
-                Image.fromarray(samples).save(tmp, format="TIFF", **extra)
-            else:
-                _write_tiff(tmp, samples, exif, icc_profile)
-        elif suffix == ".png" and samples.dtype == np.uint16:
-            _write_png16(tmp, samples, exif, icc_profile)
-        elif suffix in (".jpg", ".jpeg"):
-            _save_jpeg(tmp, _as_uint8(samples), quality, extra)
-        elif suffix == ".png":
-            Image.fromarray(samples).save(tmp, format="PNG", **extra)
+    if suffix in _TIFF_SUFFIXES:
+        if samples.dtype == np.uint8 and exif:
+            x, y, unit = resolution
+            Image.fromarray(samples).save(path, format="TIFF", x_resolution=x, y_resolution=y,
+                                          resolution_unit=unit, **extra)
         else:
-            raise ValueError(f"{path}: unsupported output format {suffix!r}")
-    return path
+            _write_tiff(path, samples, exif, icc_profile, resolution)
+    elif suffix == ".png" and samples.dtype == np.uint16:
+        _write_png16(path, samples, exif, icc_profile)
+    elif suffix in (".jpg", ".jpeg"):
+        _save_jpeg(path, _as_uint8(samples), quality, extra)
+    elif suffix == ".png":
+        Image.fromarray(samples).save(path, format="PNG", **extra)
+    else:
+        raise ValueError(f"{path}: unsupported output format {suffix!r}")
+
+
+#: EXIF's default resolution: 72 pixels per inch (ResolutionUnit 2).
+_DEFAULT_RESOLUTION = (72.0, 72.0, 2)
+
+
+def _resolution(exif: bytes | None) -> tuple[float, float, int]:
+    """``(x, y, unit)`` from EXIF IFD0 (unit 2: inch, 3: cm), else 72 dpi."""
+    if not exif:
+        return _DEFAULT_RESOLUTION
+    parsed = Image.Exif()
+    try:
+        parsed.load(b"Exif\x00\x00" + exif)
+        x, y, unit = parsed.get(0x011A), parsed.get(0x011B), parsed.get(0x0128, 2)
+        x, y, unit = float(x), float(y), int(unit)
+    except (OSError, ValueError, SyntaxError, TypeError, ZeroDivisionError, struct.error):
+        return _DEFAULT_RESOLUTION
+    if not (x > 0 and y > 0) or unit not in (2, 3):
+        return _DEFAULT_RESOLUTION
+    return x, y, unit
 
 
 def _save_jpeg(path: Path, samples: np.ndarray, quality: int, extra: dict) -> None:
@@ -179,8 +225,9 @@ _TIFF_IFD0_TAGS = {0x010F: "s", 0x0110: "s", 0x0112: "H", 0x0132: "s", 0x013B: "
 
 
 def _write_tiff(path: Path, samples: np.ndarray, exif: bytes | None,
-                icc_profile: bytes | None) -> None:
-    """TIFF via tifffile: ICC profile (tag 34675) and the descriptive IFD0 EXIF tags."""
+                icc_profile: bytes | None,
+                resolution: tuple[float, float, int] = _DEFAULT_RESOLUTION) -> None:
+    """TIFF via tifffile: ICC profile (tag 34675), resolution, descriptive IFD0 EXIF tags."""
     extratags = []
     if icc_profile:
         extratags.append((34675, 7, len(icc_profile), icc_profile, True))
@@ -199,7 +246,8 @@ def _write_tiff(path: Path, samples: np.ndarray, exif: bytes | None,
             elif dtype == "H" and isinstance(value, int) and 1 <= value <= 8:
                 extratags.append((code, "H", 1, value, True))
     tifffile.imwrite(path, samples, photometric="rgb", extratags=extratags,
-                     metadata=None if extratags else {})
+                     metadata=None if extratags else {}, resolution=resolution[:2],
+                     resolutionunit=resolution[2])
 
 
 def _as_uint8(samples: np.ndarray) -> np.ndarray:

@@ -9,7 +9,10 @@ What is read from each input kind:
   else the EXIF of the camera's embedded JPEG preview. LibRaw applies the orientation to
   the pixels, so the orientation tag is reset to 1.
 
-What each output format can carry is in :func:`ppr10k.io.photo.write_photo`.
+What each output format can carry is in :func:`ppr10k.io.photo.write_photo`. The EXIF
+above is what Python reads (orientation, capture time, resolution) and the fallback; what
+outputs carry (EXIF with its Exif and GPS IFDs, IPTC, XMP) is read and written by exiv2
+through its ``pyexiv2`` binding (:func:`read_carried`, :func:`write_carried`).
 
 References:
     CIPA DC-008 (Exif 2.32): tags 0x0112 Orientation, 0x9003 DateTimeOriginal,
@@ -50,12 +53,16 @@ class PhotoMetadata:
         icc_profile: the embedded ICC profile, or None (the pixels are then taken as sRGB).
         orientation: EXIF orientation 1..8 of the stored pixels (1 = upright).
         capture_time: EXIF DateTimeOriginal (or DateTime), naive local time, or None.
+        carried: EXIF (every IFD), IPTC and XMP as exiv2 read them, written into outputs by
+            :func:`write_carried`; None: exiv2 could not read the file (then outputs get
+            ``exif`` only).
     """
 
     exif: bytes | None = None
     icc_profile: bytes | None = None
     orientation: int = 1
     capture_time: dt.datetime | None = None
+    carried: CarriedMetadata | None = None
 
     def replace(self, **changes) -> PhotoMetadata:
         return dataclasses.replace(self, **changes)
@@ -154,16 +161,20 @@ def _from_pillow(img: Image.Image, kind: str) -> PhotoMetadata:
                          capture_time=when)
 
 
-def read_metadata(path: str | os.PathLike, kind: str | None = None) -> PhotoMetadata:
+def read_metadata(path: str | os.PathLike, kind: str | None = None,
+                  carried: bool = True) -> PhotoMetadata:
     """EXIF, ICC profile, orientation and capture time of a photo (never decodes pixels).
 
     Args:
         path: a JPEG, PNG, TIFF or camera raw file.
         kind: ``jpeg``, ``png``, ``tiff`` or ``raw``; default from the suffix.
+        carried: also read what outputs carry (:func:`read_carried`; False: leave
+            ``carried`` None, for a quick look at orientation or capture time).
 
     Returns:
         The metadata; fields the file lacks (or that cannot be parsed) are None / 1.
     """
+    from ppr10k.io.decode import open_image
     from ppr10k.io.raw import is_raw, raw_embedded_jpeg
 
     path = Path(path)
@@ -175,16 +186,16 @@ def read_metadata(path: str | os.PathLike, kind: str | None = None) -> PhotoMeta
         warnings.simplefilter("ignore")
         if kind != "raw":
             try:
-                with Image.open(path) as img:
-                    return _from_pillow(img, kind)
+                with open_image(path, kind) as img:
+                    meta = _from_pillow(img, kind)
             except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
                 return PhotoMetadata()
+            return meta.replace(carried=read_carried(path) if carried else None)
         # raw: TIFF-based containers expose their IFD0/Exif tags to Pillow ...
         meta = PhotoMetadata()
         try:
-            with Image.open(path) as img:
-                if img.format == "TIFF":
-                    meta = _from_pillow(img, "tiff")
+            with open_image(path, "tiff") as img:  # TIFF-based raws (SyntaxError: others)
+                meta = _from_pillow(img, "tiff")
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             pass
         # ... others (RAF, CR3, ...) through the embedded JPEG preview
@@ -202,7 +213,157 @@ def read_metadata(path: str | os.PathLike, kind: str | None = None) -> PhotoMeta
         parsed = parse_exif(exif)
         parsed[ORIENTATION] = 1
         exif = _strip_header(parsed.tobytes())
-    return meta.replace(exif=exif, orientation=1)
+    return meta.replace(exif=exif, orientation=1,
+                        carried=read_carried(path) if carried else None)
+
+
+#: TIFF/EP puts these in a raw's IFD0; Exif (and every reader) wants them in the Exif IFD.
+_TIFF_EP_CAPTURE_TAGS = (
+    "ExposureTime", "FNumber", "ExposureProgram", "ISOSpeedRatings", "DateTimeOriginal",
+    "ExposureBiasValue", "MaxApertureValue", "SubjectDistance", "MeteringMode", "LightSource",
+    "Flash", "FocalLength", "SensingMethod", "ShutterSpeedValue", "ApertureValue",
+    "BrightnessValue", "SubjectLocation", "FocalPlaneXResolution", "FocalPlaneYResolution",
+    "FocalPlaneResolutionUnit",
+)
+#: IFD0 tags that describe the photo (the rest of IFD0 lays out the source file's own
+#: image data, which the output's encoder writes for itself).
+_DESCRIPTIVE_IFD0 = (
+    "ImageDescription", "Make", "Model", "Orientation", "XResolution", "YResolution",
+    "ResolutionUnit", "Software", "DateTime", "Artist", "HostComputer", "Copyright",
+    "DocumentName", "Rating", "RatingPercent", "XPTitle", "XPComment", "XPAuthor",
+    "XPKeywords", "XPSubject",
+)
+#: EXIF groups (exiv2 names) copied whole: the Exif IFD, GPS and interoperability IFDs.
+_COPIED_GROUPS = ("Photo", "GPSInfo", "Iop")
+
+
+def _open_metadata(source: Path):
+    """A pyexiv2 image of ``source`` (or of a raw's embedded preview), or None."""
+    import pyexiv2
+
+    from ppr10k.io.raw import is_raw, raw_embedded_jpeg
+
+    try:
+        return pyexiv2.Image(str(source))
+    except (RuntimeError, OSError, UnicodeError):
+        pass
+    preview = raw_embedded_jpeg(source) if is_raw(source) else None
+    if preview is None:
+        return None
+    try:
+        return pyexiv2.ImageData(preview)
+    except (RuntimeError, OSError):
+        return None
+
+
+def portable_exif(exif: dict[str, str], raw: bool = False) -> dict[str, str]:
+    """The part of an exiv2 EXIF mapping that describes the photo, for any output file.
+
+    Keeps the descriptive IFD0 tags and the whole Exif, GPS and interoperability IFDs; drops
+    the source file's layout (strips, tiles, sub-images, thumbnail, DNG tags). For a raw
+    (``raw=True``) the TIFF/EP capture tags of IFD0 move to the Exif IFD and the orientation
+    becomes 1 (LibRaw writes the pixels upright).
+
+    >>> portable_exif({"Exif.Image.Make": "K", "Exif.Image.StripOffsets": "8",
+    ...                "Exif.Image.FNumber": "28/10", "Exif.Image.Orientation": "6"}, raw=True)
+    {'Exif.Image.Make': 'K', 'Exif.Image.Orientation': '1', 'Exif.Photo.FNumber': '28/10'}
+    """
+    kept: dict[str, str] = {}
+    moved: dict[str, str] = {}
+    for key, value in exif.items():
+        _, group, name = key.split(".", 2)
+        if group == "Image" and name in _DESCRIPTIVE_IFD0:
+            kept[key] = "1" if raw and name == "Orientation" else value
+        elif group == "Image" and raw and name in _TIFF_EP_CAPTURE_TAGS:
+            moved[f"Exif.Photo.{name}"] = value
+        elif group in _COPIED_GROUPS:
+            kept[key] = value
+    return {**kept, **{k: v for k, v in moved.items() if k not in kept}}
+
+
+@dataclass(frozen=True)
+class CarriedMetadata:
+    """What exiv2 copies from a photo into its outputs (:func:`read_carried`).
+
+    Attributes:
+        exif: exiv2 key -> value, the portable part only (:func:`portable_exif`).
+        iptc: IPTC key -> value (a list for repeated datasets such as keywords).
+        xmp: the XMP packet as stored (``""``: none).
+        comment: the JPEG comment (``""``: none).
+    """
+
+    exif: dict[str, str] = dataclasses.field(default_factory=dict)
+    iptc: dict[str, str | list[str]] = dataclasses.field(default_factory=dict)
+    xmp: str = ""
+    comment: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.exif or self.iptc or self.xmp or self.comment)
+
+
+def _writable(value: str, type_name: str) -> str:
+    """An exiv2 value as exiv2 parses it back: unsigned rationals above 2**31 - 1 (EXIF's
+    4294967295/1 is "infinity") are read through int32, so they are written as such.
+
+    >>> _writable("4294967295/1 7/2", "Rational"), _writable("4294967295/1", "SRational")
+    ('-1/1 7/2', '4294967295/1')
+    """
+    if type_name != "Rational" or not isinstance(value, str):
+        return value
+    parts = []
+    for token in value.split(" "):
+        numbers = token.split("/")
+        if all(n.isdigit() for n in numbers):
+            numbers = [str(int(n) - 2**32) if int(n) >= 2**31 else n for n in numbers]
+        parts.append("/".join(numbers))
+    return " ".join(parts)
+
+
+def read_carried(path: str | os.PathLike) -> CarriedMetadata | None:
+    """EXIF, IPTC and XMP of a photo as exiv2 reads them (None: exiv2 cannot read it).
+
+    Raws exiv2 cannot read give the EXIF of their embedded JPEG preview; a raw's EXIF is
+    made to describe the developed, upright output (:func:`portable_exif`).
+    """
+    from ppr10k.io.raw import is_raw
+
+    path = Path(path)
+    image = _open_metadata(path)
+    if image is None:
+        return None
+    try:
+        with image:
+            exif = {key: _writable(detail["value"], detail.get("typeName", ""))
+                    for key, detail in image.read_exif_detail().items()}
+            return CarriedMetadata(exif=portable_exif(exif, raw=is_raw(path)),
+                                   iptc=image.read_iptc(), xmp=image.read_raw_xmp() or "",
+                                   comment=image.read_comment() or "")
+    except (RuntimeError, UnicodeError):
+        return None
+
+
+def write_carried(carried: CarriedMetadata, target: str | os.PathLike) -> None:
+    """Write EXIF (IFD0, Exif and GPS IFDs), IPTC and XMP into a freshly written photo.
+
+    exiv2 puts each where the target's format keeps it (JPEG APP1/APP13, PNG chunks, TIFF
+    IFD0 with its Exif and GPS sub-IFDs) and leaves the target's own image layout, ICC
+    profile and TIFF resolution alone. Maker notes and thumbnails are not carried (the
+    thumbnail would show the photo before retouching).
+
+    Raises:
+        RuntimeError: exiv2 could not write ``target``.
+    """
+    import pyexiv2
+
+    with pyexiv2.Image(str(target)) as out:
+        if carried.exif:
+            out.modify_exif(carried.exif)
+        if carried.iptc:
+            out.modify_iptc(carried.iptc)
+        if carried.xmp:
+            out.modify_raw_xmp(carried.xmp)
+        if carried.comment and out.get_mime_type() == "image/jpeg":
+            out.modify_comment(carried.comment)
 
 
 def orient(image: np.ndarray, orientation: int) -> np.ndarray:

@@ -16,11 +16,22 @@ from pathlib import Path
 
 import numpy as np
 import tifffile
-from PIL import Image
 
-from ppr10k.io.decode import SUFFIX_KINDS, PhotoError, PhotoTooLargeError, decode_pixels
-from ppr10k.io.image import to_float, write_image
-from ppr10k.io.metadata import PhotoMetadata, orient, read_metadata, srgb_icc_profile
+from ppr10k.io.decode import (
+    SUFFIX_KINDS,
+    PhotoError,
+    PhotoTooLargeError,
+    decode_pixels,
+    open_image,
+)
+from ppr10k.io.image import atomic_write, encode_image, to_float
+from ppr10k.io.metadata import (
+    PhotoMetadata,
+    orient,
+    read_metadata,
+    srgb_icc_profile,
+    write_carried,
+)
 from ppr10k.io.raw import RAW_SUFFIXES, RawDecodeError, is_raw, raw_size
 
 __all__ = [
@@ -126,7 +137,6 @@ def probe_photo(path: str | os.PathLike,
             hint = f"; rename it to .{_suffix_for(content)}" if content in _KINDS.values() else ""
             raise PhotoError(f"{path}: mislabelled: the name says {kind.upper()} but the "
                              f"content is {what}{hint}")
-        _allow_pixels(max_pixels)
         width, height = _header_size(path, kind)
     if max_pixels is not None and width * height > max_pixels:
         raise PhotoTooLargeError(
@@ -147,13 +157,6 @@ def _raw_size(path: Path) -> tuple[int, int]:
         raise PhotoError(str(error)) from None
 
 
-def _allow_pixels(max_pixels: int | None) -> None:
-    """Let Pillow open what our own limit allows (Pillow refuses above 2x its limit)."""
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit is not None and (max_pixels is None or max_pixels > 2 * limit):
-        Image.MAX_IMAGE_PIXELS = None if max_pixels is None else max_pixels // 2 + 1
-
-
 def _header_size(path: Path, kind: str) -> tuple[int, int]:
     try:
         if kind == "tiff":
@@ -167,10 +170,8 @@ def _header_size(path: Path, kind: str) -> tuple[int, int]:
                 raise ValueError("no IHDR chunk")
             width, height = struct.unpack(">II", head[16:24])
             return int(width), int(height)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                return img.size
+        with open_image(path, kind) as img:
+            return img.size
     except (OSError, ValueError, SyntaxError, IndexError, tifffile.TiffFileError) as error:
         raise PhotoError(f"{path}: corrupt {kind.upper()} header ({error})") from None
 
@@ -221,8 +222,10 @@ def read_photo_image(path: str | os.PathLike,
     Raises:
         FileNotFoundError, PhotoError: as :func:`read_photo`, naming the file.
     """
-    photo = read_photo(path, max_pixels)
-    return to_float(np.ascontiguousarray(orient(photo.pixels, photo.metadata.orientation)))
+    photo = read_photo(path, max_pixels, metadata=False)
+    orientation = (1 if photo.kind == "raw"  # LibRaw develops raws upright
+                   else read_metadata(path, photo.kind, carried=False).orientation)
+    return to_float(np.ascontiguousarray(orient(photo.pixels, orientation)))
 
 
 def photo_size(path: str | os.PathLike,
@@ -233,7 +236,7 @@ def photo_size(path: str | os.PathLike,
         FileNotFoundError, PhotoError: as :func:`probe_photo`.
     """
     kind, width, height = probe_photo(path, max_pixels)
-    if kind != "raw" and read_metadata(path, kind).orientation in (5, 6, 7, 8):
+    if kind != "raw" and read_metadata(path, kind, carried=False).orientation in (5, 6, 7, 8):
         width, height = height, width  # stored sideways, displayed rotated by 90 degrees
     return height, width
 
@@ -242,15 +245,34 @@ def write_photo(path: str | os.PathLike, pixels: np.ndarray, metadata: PhotoMeta
                 quality: int = 95) -> Path:
     """Write retouched pixels with the input's metadata, atomically (temp file + rename).
 
+    Every format (JPEG, PNG, 8- and 16-bit TIFF) gets the input's ICC profile, or the sRGB
+    profile when the input had none (the output is then tagged sRGB), its resolution (TIFF:
+    from the EXIF, else 72 dpi), and what exiv2 read from it (``metadata.carried``: EXIF
+    with the Exif and GPS IFDs, IPTC, XMP). Without that (exiv2 could not read the input),
+    ``metadata.exif`` is embedded as the encoder can (all of it in JPEG, PNG and 8-bit TIFF;
+    IFD0 camera tags in 16-bit TIFF). Pixels are written as given: the orientation tag is
+    kept as the input had it (raws: 1, LibRaw develops them upright).
+
     Args:
         path: output file; its suffix picks the format (``.jpg``, ``.png``, ``.tif``).
         pixels: ``(H, W, 3)`` uint8 or uint16 samples (written at that depth; JPEG: 8-bit).
-        metadata: the input's metadata. Its EXIF is embedded (all of it in JPEG, PNG and
-            8-bit TIFF; IFD0 camera tags in 16-bit TIFF) and its ICC profile, or the sRGB
-            profile when the input had none (the output is then tagged sRGB).
+        metadata: the input's metadata.
         quality: JPEG quality.
     """
+    path = Path(path)
     metadata = metadata or PhotoMetadata()
     icc = metadata.icc_profile or srgb_icc_profile()
-    return write_image(path, pixels, bits=16 if pixels.dtype == np.uint16 else 8,
-                       exif=metadata.exif, icc_profile=icc, quality=quality)
+    carried = metadata.carried
+    bits = 16 if pixels.dtype == np.uint16 else 8
+    with atomic_write(path) as tmp:
+        encode_image(tmp, pixels, bits, fmt=path.suffix, exif=metadata.exif,
+                     embed_exif=carried is None, icc_profile=icc, quality=quality)
+        if carried is not None:
+            try:
+                write_carried(carried, tmp)
+            except RuntimeError as error:  # e.g. an ICC profile exiv2 finds invalid
+                warnings.warn(f"{path.name}: only the EXIF Pillow reads is kept; exiv2 "
+                              f"could not write IPTC/XMP ({error})", stacklevel=2)
+                encode_image(tmp, pixels, bits, fmt=path.suffix, exif=metadata.exif,
+                             icc_profile=icc, quality=quality)
+    return path

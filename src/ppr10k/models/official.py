@@ -117,9 +117,10 @@ def _classifier_state(state: dict[str, torch.Tensor]) -> tuple[str, int, dict]:
                          f"CNN (positions {sorted(positions)})")
     ours = {}
     for key, value in state.items():
-        position, rest = key.removeprefix("model.").split(".", 1)
-        if int(position) not in table:
-            raise ValueError(f"unexpected classifier key {key!r}")
+        position, _, rest = key.removeprefix("model.").partition(".")
+        if not position.isdigit() or int(position) not in table:
+            raise ValueError(f"unexpected classifier key {key!r} (expected model.<layer>."
+                             "<weight|bias>)")
         target = table[int(position)]
         if target == "head" and rest == "weight":
             value = value.flatten(1)  # an 8x8 convolution over the 8x8 map == a linear layer

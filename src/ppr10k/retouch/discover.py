@@ -12,12 +12,27 @@ from ppr10k.io.guard import check_output_folder
 from ppr10k.io.photo import PHOTO_SUFFIXES
 from ppr10k.io.raw import is_raw
 
-__all__ = ["FORMATS", "Job", "OutputFolderError", "discover", "plan_outputs"]
+__all__ = ["FORMATS", "MASK_ENDINGS", "Job", "OutputFolderError", "discover",
+           "is_mask_beside_photo", "plan_outputs"]
 
 #: Output formats: option value -> file suffix.
 FORMATS = {"jpg": ".jpg", "png": ".png", "tif": ".tif"}
 _SAME_FORMAT = {".jpg": ".jpg", ".jpeg": ".jpg", ".png": ".png", ".tif": ".tif",
                 ".tiff": ".tif"}
+#: Name endings of mask and matte files kept beside their photos (``IMG_1_alpha.png``).
+MASK_ENDINGS = ("_alpha", "_mask", "_matte")
+
+
+def is_mask_beside_photo(file: Path) -> bool:
+    """True for ``X_alpha``/``X_mask``/``X_matte`` when a photo ``X`` is in the same folder."""
+    stem = file.stem
+    for ending in MASK_ENDINGS:
+        if stem.lower().endswith(ending):
+            base = stem[: -len(ending)]
+            return bool(base) and any(file.with_name(base + variant).is_file()
+                                      for suffix in PHOTO_SUFFIXES
+                                      for variant in (suffix, suffix.upper()))
+    return False
 
 
 class OutputFolderError(ValueError):
@@ -47,7 +62,8 @@ def discover(inputs: Sequence[str | os.PathLike], recursive: bool = False
     """Expand files and folders into jobs.
 
     Folders contribute their files with a photo suffix (JPEG, PNG, TIFF, camera raws; case
-    ignored; hidden files skipped), recursively with ``recursive``. A file named directly
+    ignored; hidden files skipped), recursively with ``recursive``; masks kept beside their
+    photos (:func:`is_mask_beside_photo`) are skipped as non-photos. A file named directly
     becomes a job whatever its suffix, so that an unsupported file is reported, not
     silently dropped.
 
@@ -69,7 +85,7 @@ def discover(inputs: Sequence[str | os.PathLike], recursive: bool = False
                 if not file.is_file() or any(part.startswith(".")
                                              for part in file.relative_to(path).parts):
                     continue
-                if file.suffix.lower() not in PHOTO_SUFFIXES:
+                if file.suffix.lower() not in PHOTO_SUFFIXES or is_mask_beside_photo(file):
                     ignored += 1
                     continue
                 key = file.resolve()

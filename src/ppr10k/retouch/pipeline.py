@@ -71,6 +71,9 @@ class RetouchReport:
     results: list[PhotoResult] = field(default_factory=list)
     ignored: int = 0
     seconds: float = 0.0
+    #: with ``group_consistent``: the photos of each group, and how they were grouped
+    groups: list[list[Path]] | None = None
+    group_by: str = ""
 
     def by_status(self, status: str) -> list[PhotoResult]:
         return [r for r in self.results if r.status == status]
@@ -81,21 +84,41 @@ class RetouchReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when every photo was retouched or skipped, 1 when any failed."""
-        return 1 if self.failed else 0
+        """0 when every photo was retouched or skipped; 1 when any failed or none was found."""
+        return 1 if self.failed or not self.results else 0
 
     def summary(self) -> str:
+        if not self.results:
+            other = (f" ({self.ignored} other file(s) ignored: masks, other types)"
+                     if self.ignored else "")
+            return ("no photos found in the inputs: looked for JPEG, PNG, TIFF and camera "
+                    f"raw files{other}; give photo files or folders that hold them "
+                    "(--recursive for subfolders)")
         done, skipped, failed = (len(self.by_status(s)) for s in ("done", "skipped", "failed"))
         rate = f", {done / self.seconds:.2f} photos/s" if done and self.seconds > 0 else ""
         lines = [f"retouched {done}, skipped {skipped} (output exists), failed {failed} "
                  + f"in {self.seconds:.1f} s{rate}"]
+        if self.groups is not None:
+            lines.extend(_describe_groups(self.groups, self.group_by))
         if self.ignored:
-            lines.append(f"ignored {self.ignored} non-photo file(s) in the input folders")
+            lines.append(f"ignored {self.ignored} non-photo file(s) in the input folders "
+                         "(masks beside their photos, other types)")
         if failed:
             lines.append("failed:")
             lines.extend(f"  {r.source}: {_strip_path(r.reason, r.source)}"
                          for r in self.failed)
         return "\n".join(lines)
+
+
+def _describe_groups(groups: list[list[Path]], group_by: str, names: int = 6) -> list[str]:
+    """One line per group: its size, folder and first few photo names."""
+    lines = [f"{len(groups)} group(s) (--group-by {group_by}):"]
+    for number, members in enumerate(groups, 1):
+        shown = ", ".join(path.name for path in members[:names])
+        more = f", ... and {len(members) - names} more" if len(members) > names else ""
+        folder = members[0].parent if members else Path()
+        lines.append(f"  group {number}: {len(members)} photo(s) in {folder}: {shown}{more}")
+    return lines
 
 
 def _strip_path(reason: str, path: Path) -> str:
@@ -207,7 +230,12 @@ def _failure(job: Job, error: BaseException) -> PhotoResult:
 
 
 def _run(tasks: Sequence, fn: Callable, workers: int, bar: tqdm | None) -> list:
-    """``fn`` over ``tasks`` on ``workers`` threads, in order; progress bar per task."""
+    """``fn`` over ``tasks`` on ``workers`` threads, in order; progress bar per task.
+
+    At most one thread per task and per CPU, whatever ``workers`` asks for.
+    """
+    workers = min(workers, len(tasks), os.cpu_count() or 1)
+
     def step(task):
         result = fn(task)
         if bar is not None:
@@ -253,11 +281,16 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
             so an existing output is complete): resumes an interrupted batch.
         overwrite: replace existing output files. Without it (or ``skip_existing``) an
             existing output refuses the whole run before anything is written.
-        workers: photos processed at once (threads; the LUT kernel itself uses every core).
+        workers: photos processed at once (threads; the LUT kernel itself uses every core);
+            never more than the photos or the CPUs.
         device: ``auto``, ``cpu`` or ``cuda`` (model and LUT application).
         max_pixels: refuse larger images (decompression bombs); None: no limit.
         quality: JPEG quality.
         progress: show a progress bar (photos/s).
+
+    Process-wide settings are left alone. On a CPU, one torch thread
+    (``torch.set_num_threads(1)``, as ``ppr10k retouch`` sets for its process) leaves the
+    cores to the LUT kernel: the predictor's input is small.
 
     Returns:
         The :class:`RetouchReport`; ``report.exit_code`` is 1 when any photo failed.
@@ -314,23 +347,16 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
 
     bar = tqdm(total=len(jobs), unit="photo", disable=not progress, dynamic_ncols=True,
                desc="retouch")
-    # The predictor sees a 224x224 input: one torch thread runs it in ~50 ms and leaves the
-    # cores to the LUT kernel and the other workers (several torch threads were found to
-    # stall, up to 1.4 s per call, on a loaded 2-core machine).
-    torch_threads = torch.get_num_threads()
-    if torch_device.type == "cpu":
-        torch.set_num_threads(1)
     try:
         if group_consistent:
             report.results.extend(_retouch_groups(jobs, ctx, group_by, group_gap,
                                                   group_strength, skip_existing, workers,
-                                                  bar, progress))
+                                                  bar, progress, report))
         else:
             report.results.extend(_run(jobs, lambda job: _single(job, ctx, skip_existing),
                                        workers, bar))
     finally:
         bar.close()
-        torch.set_num_threads(torch_threads)
         lock.release()
     report.seconds = time.perf_counter() - start
     return report
@@ -351,10 +377,13 @@ def _single(job: Job, ctx: _Context, skip_existing: bool) -> PhotoResult:
 
 def _retouch_groups(jobs: list[Job], ctx: _Context, group_by: str, gap: float,
                     strength: float, skip_existing: bool, workers: int, bar: tqdm,
-                    progress: bool) -> list[PhotoResult]:
-    times = [read_metadata(job.source).capture_time if group_by in ("time", "auto") else None
-             for job in jobs]
+                    progress: bool, report: RetouchReport) -> list[PhotoResult]:
+    """Retouch group by group (``report.groups`` records the groups formed)."""
+    times = [read_metadata(job.source, carried=False).capture_time
+             if group_by in ("time", "auto") else None for job in jobs]
     groups = group_photos([job.source for job in jobs], group_by, times, gap)
+    report.groups = [[jobs[i].source for i in group] for group in groups]
+    report.group_by = group_by
     results: dict[int, PhotoResult] = {}
     predicted: dict[int, dict[str, torch.Tensor]] = {}
 

@@ -140,21 +140,13 @@ def set_settings(document: XmpDocument, changes: Mapping[str, Scalar],
     return updated
 
 
-def file_mode() -> int:
-    """The permission bits a plain ``open(..., "w")`` would give (0o666 less the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def write_bytes_atomic(path: str | os.PathLike, content: bytes) -> Path:
-    """Write ``content`` atomically, with ordinary permissions (not mkstemp's 0600)."""
+    """Write ``content`` atomically, with ordinary permissions (``atomic_write`` gives them)."""
     from ppr10k.io import atomic_write  # lazy: keeps `ppr10k xmp` light to import
 
     path = Path(path)
     with atomic_write(path) as tmp:
         tmp.write_bytes(content)
-        os.chmod(tmp, file_mode())
     return path
 
 
