@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 AUGMENT_EPILOG = """\
 scheme 1 (default): random offsets on the source settings, uniform in
@@ -84,6 +85,9 @@ def _augment(args: argparse.Namespace) -> int:
                             progress=not args.quiet)
     print(report.format())
     print(f"offsets: {args.out}/augment_offsets.csv, summary: {args.out}/augment_summary.json")
+    for file, reason in report.skipped:
+        where = reason if reason.startswith(file) else f"{file}: {reason}"
+        print(f"ppr10k xmp augment: error: {where}", file=sys.stderr)
     return 1 if report.skipped else 0
 
 

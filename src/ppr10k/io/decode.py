@@ -48,7 +48,8 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
     float TIFFs are clipped to [0, 1], raws are developed to 16-bit sRGB (LibRaw).
 
     Raises:
-        PhotoError: a layout that is not RGB or grey (e.g. CMYK TIFF), or unusual samples.
+        PhotoError: a layout that is not RGB or grey (e.g. CMYK TIFF), unusual samples,
+            NaN or infinite float samples.
     """
     path = Path(path)
     kind = kind or kind_from_suffix(path)
@@ -86,6 +87,19 @@ def _rgb(array: np.ndarray, path: Path) -> np.ndarray:
     return np.ascontiguousarray(array[:, :, :3])
 
 
+def _check_finite(array: np.ndarray, path: Path) -> None:
+    """Refuse float samples that are NaN or infinite (a damaged or non-image file)."""
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    nan = int(np.isnan(array).sum())
+    inf = int(array.size - finite.sum()) - nan
+    parts = [f"{n} sample{' is' if n == 1 else 's are'} {what}"
+             for n, what in ((nan, "NaN"), (inf, "infinite")) if n]
+    raise PhotoError(f"{path}: {' and '.join(parts)} (of {array.size}); the float TIFF is "
+                     "damaged or holds no [0, 1] image")
+
+
 def _decode_tiff(path: Path) -> np.ndarray:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
@@ -102,5 +116,6 @@ def _decode_tiff(path: Path) -> np.ndarray:
     if array.dtype in (np.uint8, np.uint16):
         return _rgb(array, path)
     if array.dtype.kind == "f":
+        _check_finite(array, path)
         return _rgb(np.clip(array.astype(np.float32), 0.0, 1.0), path)
     raise PhotoError(f"{path}: {array.dtype} samples are not supported (8/16-bit or float)")

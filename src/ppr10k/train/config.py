@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ppr10k.models import ModelConfig
+from ppr10k.models.config import check_field_types
 
 
 @dataclass
@@ -105,6 +106,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training config keys: {sorted(unknown)} "
                              f"(known: {sorted(names)})")
+        check_field_types(cls, data, "training config")
         return cls(**data)
 
     def updated(self, **changes: Any) -> TrainConfig:

@@ -6,6 +6,7 @@ import json
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,6 +118,44 @@ def _save_state(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optim
         torch.save(state, tmp)
 
 
+_STATE_KEYS = ("model", "optimizer", "epoch", "best_epoch", "best_psnr", "history",
+               "torch_rng")
+
+
+def load_state(path: Path) -> dict:
+    """Read and check ``train_state.pt`` (weights-only); ``history`` comes back parsed.
+
+    Raises:
+        ValueError: naming the file, when it is empty, not a PyTorch file, or lacks a key.
+    """
+    def damaged(reason: str) -> ValueError:
+        return ValueError(f"{path}: damaged training state ({reason}); resume cannot "
+                          "continue from it: start a new run, or train from last/ again")
+
+    if path.stat().st_size == 0:
+        raise damaged("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - pickle, zip and torch errors alike
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise damaged(f"{type(error).__name__}: {first[:120]}") from None
+    if not isinstance(state, dict):
+        raise damaged(f"holds a {type(state).__name__}, not a dict")
+    missing = [key for key in _STATE_KEYS if key not in state]
+    if missing:
+        raise damaged(f"missing {', '.join(missing)}")
+    try:
+        state["history"] = json.loads(state["history"])
+        int(state["epoch"]), int(state["best_epoch"]), float(state["best_psnr"])
+        if not isinstance(state["torch_rng"], torch.Tensor):
+            raise TypeError("torch_rng is not a tensor")
+    except (TypeError, ValueError) as error:
+        raise damaged(str(error)) from None
+    return state
+
+
 def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict]:
     """The family's parameter groups with their learning rates: ``lr`` for the LUT tables,
     ``backbone_lr`` (default ``lr``) for the predictor, each times the family's multiplier."""
@@ -147,6 +186,7 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
                          "it or choose another --out")
     if resume and not state_path.exists():
         raise FileNotFoundError(f"nothing to resume: {state_path} does not exist")
+    state = load_state(state_path) if resume else None
     device = resolve_device(config.device)
     seed_everything(config.seed)
 
@@ -180,13 +220,17 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
                                  betas=config.betas)
     result = TrainResult(run_dir)
     start_epoch = 1
-    if resume:
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+    if state is not None:
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise ValueError(f"{state_path}: the training state does not fit this run's "
+                             f"model ({first[:200]}); was config.json changed?") from None
         torch.set_rng_state(state["torch_rng"].cpu())
         start_epoch = int(state["epoch"]) + 1
-        result.history = json.loads(state["history"])
+        result.history = state["history"]
         result.best_psnr = float(state["best_psnr"])
         result.best_epoch = int(state["best_epoch"]) if state["best_epoch"] >= 0 else None
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,498 @@
+"""Bad inputs and bad options through the CLI: one line naming the input, never a traceback.
+
+Exit codes: 1 for bad data (damaged photos, models, checkpoints, sidecars), 2 for bad usage
+(option values out of range, an output path that cannot be one). Each case is one row of
+``CASES``: a setup function that makes the bad input in ``tmp_path`` and returns the
+command line, the expected exit code and a substring of the expected message. Batch
+commands (``retouch``, ``evaluate``, ``xmp augment``) report the bad file and go on, so
+their rows allow a multi-line summary (``one_line=False``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from ppr10k.cli.main import main
+from ppr10k.models import AdaptiveLUT, ModelConfig, save_model
+
+Setup = Callable[[Path, pytest.FixtureRequest], list[str]]
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def photo(folder: Path, name: str = "ok.png", seed: int = 0) -> Path:
+    """A small smooth 8-bit photo."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:40, 0:60] / 60
+    base = np.stack([0.2 + 0.6 * x, 0.3 + 0.5 * y, 0.5 + 0.3 * (x - y)], axis=-1)
+    pixels = np.clip(base + 0.05 * rng.standard_normal(base.shape), 0, 1)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    Image.fromarray(np.rint(pixels * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def jpeg_bytes(seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    pixels = (rng.random((64, 96, 3)) * 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def tiny_model(path: Path, nan: bool = False) -> Path:
+    """A tiny lut3d model folder (identity start); ``nan``: one LUT entry is NaN."""
+    model = AdaptiveLUT(ModelConfig(backbone="tiny", lut_dim=5, n_luts=2))
+    if nan:
+        with torch.no_grad():
+            model.luts[0, 0, 0, 0, 0] = float("nan")
+    return save_model(model, path)
+
+
+def retouch_argv(tmp: Path, model: Path | str, *inputs: Path) -> list[str]:
+    return ["retouch", *map(str, inputs), "--model", str(model), "--out", str(tmp / "out"),
+            "--device", "cpu", "--quiet"]
+
+
+def tiny_data(rq: pytest.FixtureRequest) -> Path:
+    """The tiny PPR10K-format dataset of ``tests/conftest.py``."""
+    return rq.getfixturevalue("tiny_ppr10k")
+
+
+def tiny_run(tmp: Path, rq: pytest.FixtureRequest) -> tuple[Path, Path]:
+    """A tiny dataset and a fabricated run folder that `train --resume` would continue."""
+    data = tiny_data(rq)
+    run = tmp / "run"
+    (run / "last").mkdir(parents=True)
+    config = {"data": str(data), "out": str(run), "epochs": 2, "batch_size": 2,
+              "crop_size": 16, "glc_crop": 12, "num_workers": 0, "device": "cpu",
+              "backbone_weights": "none", "model": {"backbone": "tiny", "lut_dim": 5}}
+    (run / "config.json").write_text(json.dumps(config))
+    tiny_model(run / "last")
+    torch.save({"epoch": 1}, run / "last" / "train_state.pt")
+    return data, run
+
+
+def resume_argv(run: Path) -> list[str]:
+    return ["train", "--out", str(run), "--resume", "--quiet"]
+
+
+def eval_folders(tmp: Path) -> tuple[Path, Path, Path]:
+    """pred/target/masks folders with three photos of group 1."""
+    pred, target, masks = tmp / "pred", tmp / "target", tmp / "masks"
+    for index in range(3):
+        photo(pred, f"1_{index}.png", seed=index)
+        photo(target, f"1_{index}.png", seed=10 + index)
+        mask = np.zeros((40, 60), np.uint8)
+        mask[10:30, 20:40] = 255
+        masks.mkdir(exist_ok=True)
+        Image.fromarray(mask).save(masks / f"1_{index}.png")
+    return pred, target, masks
+
+
+def eval_argv(pred: Path, target: Path, masks: Path, *extra: str) -> list[str]:
+    return ["evaluate", "--pred", str(pred), "--target", str(target), "--masks", str(masks),
+            "--workers", "1", "--no-progress", *extra]
+
+
+XMP_HEAD = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+            'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/" '
+            'crs:Exposure2012="+0.50" crs:Temperature="5000" crs:Tint="+2" '
+            'crs:Highlights2012="0" crs:Contrast2012="0" crs:Saturation="0">')
+XMP_TAIL = "</rdf:Description></rdf:RDF></x:xmpmeta>"
+
+
+def deep_xmp(depth: int = 600) -> str:
+    return XMP_HEAD + "<crs:Look>" + "<a>" * depth + "</a>" * depth + "</crs:Look>" + XMP_TAIL
+
+
+# ---------------------------------------------------------------- cases
+
+
+def jpeg_cut(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = jpeg_bytes()
+    (tmp / "in").mkdir()
+    (tmp / "in" / "cut.jpg").write_bytes(data[: len(data) // 2])
+    return retouch_argv(tmp, tiny_model(tmp / "m"), tmp / "in" / "cut.jpg")
+
+
+def jpeg_cut_with_eoi(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = jpeg_bytes()
+    (tmp / "in").mkdir()
+    (tmp / "in" / "cut.jpg").write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    return retouch_argv(tmp, tiny_model(tmp / "m"), tmp / "in" / "cut.jpg")
+
+
+def tiff_nan(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    pixels = np.full((20, 30, 3), 0.5, np.float32)
+    pixels[3, 4, 1] = np.nan
+    (tmp / "in").mkdir()
+    tifffile.imwrite(tmp / "in" / "nan.tif", pixels, photometric="rgb")
+    return retouch_argv(tmp, tiny_model(tmp / "m"), tmp / "in" / "nan.tif")
+
+
+def model_nan(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    return retouch_argv(tmp, tiny_model(tmp / "m", nan=True), photo(tmp / "in"))
+
+
+def model_empty(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "m").mkdir()
+    (tmp / "m" / "model.safetensors").write_bytes(b"")
+    return retouch_argv(tmp, tmp / "m", photo(tmp / "in"))
+
+
+def model_cut(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    weights = tiny_model(tmp / "m") / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    return retouch_argv(tmp, tmp / "m", photo(tmp / "in"))
+
+
+def model_text(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "m").mkdir()
+    (tmp / "m" / "model.safetensors").write_text("this is not a model\n")
+    return retouch_argv(tmp, tmp / "m", photo(tmp / "in"))
+
+
+def model_bad_metadata(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    from safetensors.torch import save_file
+
+    (tmp / "m").mkdir()
+    save_file({"x": torch.zeros(2)}, str(tmp / "m" / "model.safetensors"),
+              metadata={"ppr10k": "{not json"})
+    return retouch_argv(tmp, tmp / "m", photo(tmp / "in"))
+
+
+def model_bad_config_values(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    from safetensors.torch import save_file
+
+    (tmp / "m").mkdir()
+    info = {"format": "ppr10k-lut-model/2", "model": {"lut_dim": "many", "n_luts": None}}
+    save_file({"x": torch.zeros(2)}, str(tmp / "m" / "model.safetensors"),
+              metadata={"ppr10k": json.dumps(info)})
+    return retouch_argv(tmp, tmp / "m", photo(tmp / "in"))
+
+
+def predict_model_empty(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    (tmp / "m").mkdir()
+    (tmp / "m" / "model.safetensors").write_bytes(b"")
+    return ["predict", "--data", str(data), "--model", str(tmp / "m"), "--out",
+            str(tmp / "out"), "--device", "cpu", "--quiet"]
+
+
+def predict_model_nan(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    return ["predict", "--data", str(data), "--model", str(tiny_model(tmp / "m", nan=True)),
+            "--out", str(tmp / "out"), "--device", "cpu", "--quiet"]
+
+
+def resume_state_garbage(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    _, run = tiny_run(tmp, rq)
+    (run / "last" / "train_state.pt").write_bytes(b"garbage, not a zip file")
+    return resume_argv(run)
+
+
+def resume_state_empty(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    _, run = tiny_run(tmp, rq)
+    (run / "last" / "train_state.pt").write_bytes(b"")
+    return resume_argv(run)
+
+
+def resume_state_incomplete(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    _, run = tiny_run(tmp, rq)  # holds {"epoch": 1} only
+    return resume_argv(run)
+
+
+def resume_config_damaged(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    _, run = tiny_run(tmp, rq)
+    (run / "config.json").write_text('{"data": "x", ')
+    return resume_argv(run)
+
+
+def resume_config_empty(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    _, run = tiny_run(tmp, rq)
+    (run / "config.json").write_text("")
+    return resume_argv(run)
+
+
+def config_file_bad_value(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "c.json").write_text(json.dumps({"epochs": "ten"}))
+    return ["train", "--data", str(tmp), "--config", str(tmp / "c.json"), "--out",
+            str(tmp / "run"), "--quiet"]
+
+
+def import_pickle(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    import pickle
+
+    class Obj:  # a class that weights_only loading refuses
+        pass
+
+    Obj.__module__ = "collections"
+    Obj.__qualname__ = "OrderedDict"
+    (tmp / "evil.pth").write_bytes(pickle.dumps({"x": print}))
+    return ["import-official", str(tmp / "evil.pth"), "--out", str(tmp / "model")]
+
+
+def import_empty(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "empty.pth").write_bytes(b"")
+    return ["import-official", str(tmp / "empty.pth"), "--out", str(tmp / "model")]
+
+
+def evaluate_corrupt_prediction(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    pred, target, masks = eval_folders(tmp)
+    data = (pred / "1_1.png").read_bytes()
+    (pred / "1_1.png").write_bytes(data[: len(data) // 2])
+    return eval_argv(pred, target, masks, "--json", str(tmp / "scores.json"))
+
+
+def evaluate_corrupt_mask(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    pred, target, masks = eval_folders(tmp)
+    (masks / "1_2.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    return eval_argv(pred, target, masks)
+
+
+def evaluate_all_corrupt(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    pred, target, masks = eval_folders(tmp)
+    for path in pred.iterdir():
+        path.write_bytes(b"")
+    return eval_argv(pred, target, masks)
+
+
+def evaluate_csv_is_folder(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    pred, target, masks = eval_folders(tmp)
+    (tmp / "report").mkdir()
+    return eval_argv(pred, target, masks, "--csv", str(tmp / "report"))
+
+
+def evaluate_json_is_folder(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    pred, target, masks = eval_folders(tmp)
+    (tmp / "report").mkdir()
+    return eval_argv(pred, target, masks, "--json", str(tmp / "report"))
+
+
+def evaluate_psnr_cap_nan(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    return eval_argv(*eval_folders(tmp), "--psnr-cap", "nan")
+
+
+def evaluate_psnr_cap_negative(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    return eval_argv(*eval_folders(tmp), "--psnr-cap", "-3")
+
+
+def xmp_show_deep(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "deep.xmp").write_text(deep_xmp())
+    return ["xmp", "show", str(tmp / "deep.xmp")]
+
+
+def xmp_diff_deep(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "deep.xmp").write_text(deep_xmp())
+    (tmp / "ok.xmp").write_text(XMP_HEAD + XMP_TAIL)
+    return ["xmp", "diff", str(tmp / "ok.xmp"), str(tmp / "deep.xmp")]
+
+
+def xmp_augment_deep(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    source = tmp / "src"
+    source.mkdir()
+    (source / "1_1.xmp").write_text(deep_xmp())
+    (source / "1_2.xmp").write_text(XMP_HEAD + XMP_TAIL)
+    return ["xmp", "augment", "--source", str(source), "--out", str(tmp / "aug"),
+            "--versions", "2", "--quiet"]
+
+
+def xmp_show_binary(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "bin.xmp").write_bytes(bytes(range(256)))
+    return ["xmp", "show", str(tmp / "bin.xmp")]
+
+
+def retouch_out_is_file(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "out").write_text("a file")
+    return retouch_argv(tmp, tiny_model(tmp / "m"), photo(tmp / "in"))
+
+
+def predict_out_is_file(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    (tmp / "out").write_text("a file")
+    return ["predict", "--data", str(data), "--model", str(tiny_model(tmp / "m")),
+            "--out", str(tmp / "out"), "--device", "cpu", "--quiet"]
+
+
+def train_out_is_file(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    (tmp / "run").write_text("a file")
+    return ["train", "--data", str(data), "--out", str(tmp / "run"), "--backbone", "tiny",
+            "--backbone-weights", "none", "--quiet"]
+
+
+def with_option(*option: str) -> Setup:
+    """A retouch of one good photo with an extra option."""
+    def setup(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+        return retouch_argv(tmp, tiny_model(tmp / "m"), photo(tmp / "in")) + list(option)
+    return setup
+
+
+def train_option(*option: str) -> Setup:
+    """A `train` command line with an extra option (nothing is trained: it is refused)."""
+    def setup(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+        return ["train", "--data", str(tmp), "--out", str(tmp / "run"), "--quiet", *option]
+    return setup
+
+
+def backbone_weights_not_weights(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    (tmp / "weights.pth").write_text("no weights here\n")
+    return ["train", "--data", str(data), "--out", str(tmp / "run"), "--backbone",
+            "resnet18", "--backbone-weights", str(tmp / "weights.pth"), "--quiet",
+            "--device", "cpu"]
+
+
+def backbone_weights_list(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    torch.save([torch.zeros(3)], tmp / "weights.pth")
+    return ["train", "--data", str(data), "--out", str(tmp / "run"), "--backbone",
+            "resnet18", "--backbone-weights", str(tmp / "weights.pth"), "--quiet",
+            "--device", "cpu"]
+
+
+def unexpected(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    """A bug deep inside a command: the last-resort handler names command and input."""
+    import ppr10k.retouch
+
+    monkeypatch = rq.getfixturevalue("monkeypatch")
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("something broke\nover two lines")
+
+    monkeypatch.setattr(ppr10k.retouch, "retouch", broken)
+    return retouch_argv(tmp, tiny_model(tmp / "m"), photo(tmp / "in"))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: how to make it, the exit code and a piece of the message."""
+
+    setup: Setup
+    code: int
+    message: str
+    one_line: bool = True
+
+
+CASES: dict[str, Case] = {
+    # damaged pixels: named, non-zero exit
+    "jpeg cut short": Case(jpeg_cut, 1, "cut.jpg: cannot decode JPEG: truncated", False),
+    "float tiff with NaN": Case(tiff_nan, 1, "nan.tif: 1 sample is NaN", False),
+    "model with NaN weights": Case(model_nan, 1, "not finite"),
+    "predict: model with NaN weights": Case(predict_model_nan, 1, "not finite"),
+    # damaged models, states and configs
+    "empty model.safetensors": Case(model_empty, 1, "model.safetensors: empty file"),
+    "model.safetensors cut short": Case(model_cut, 1, "not a readable ppr10k checkpoint"),
+    "text file named model.safetensors": Case(model_text, 1,
+                                              "not a readable ppr10k checkpoint"),
+    "model metadata not JSON": Case(model_bad_metadata, 1, "not a readable ppr10k checkpoint"),
+    "model config values wrong": Case(model_bad_config_values, 1, "bad model config"),
+    "predict: empty model.safetensors": Case(predict_model_empty, 1, "empty file"),
+    "resume: train_state.pt garbage": Case(resume_state_garbage, 1,
+                                           "train_state.pt: damaged training state"),
+    "resume: train_state.pt empty": Case(resume_state_empty, 1,
+                                         "train_state.pt: damaged training state"),
+    "resume: train_state.pt incomplete": Case(resume_state_incomplete, 1,
+                                              "train_state.pt: damaged training state"),
+    "resume: config.json damaged": Case(resume_config_damaged, 1,
+                                        "config.json: cannot parse config"),
+    "resume: config.json empty": Case(resume_config_empty, 1,
+                                      "config.json: cannot parse config"),
+    "config file with a wrong type": Case(config_file_bad_value, 1, "epochs"),
+    "import-official: pickle refused": Case(import_pickle, 1,
+                                            "not a weights-only PyTorch checkpoint"),
+    "import-official: empty file": Case(import_empty, 1, "empty.pth"),
+    # evaluate: name the bad file, score the rest
+    "evaluate: corrupt prediction": Case(evaluate_corrupt_prediction, 1,
+                                         "1_1.png", False),
+    "evaluate: corrupt mask": Case(evaluate_corrupt_mask, 1, "1_2.png", False),
+    "evaluate: every prediction corrupt": Case(evaluate_all_corrupt, 1, "1_0.png", False),
+    "evaluate: --csv is a folder": Case(evaluate_csv_is_folder, 2, "--csv"),
+    "evaluate: --json is a folder": Case(evaluate_json_is_folder, 2, "--json"),
+    "evaluate: --psnr-cap nan": Case(evaluate_psnr_cap_nan, 2, "--psnr-cap"),
+    "evaluate: --psnr-cap -3": Case(evaluate_psnr_cap_negative, 2, "--psnr-cap"),
+    # XMP
+    "xmp show: 600 levels deep": Case(xmp_show_deep, 1, "deep.xmp: nested deeper than"),
+    "xmp diff: 600 levels deep": Case(xmp_diff_deep, 1, "deep.xmp: nested deeper than"),
+    "xmp augment: one file 600 levels deep": Case(xmp_augment_deep, 1,
+                                                  "1_1.xmp: nested deeper than", False),
+    "xmp show: binary file": Case(xmp_show_binary, 1, "bin.xmp"),
+    # outputs and option values
+    "retouch: --out is a file": Case(retouch_out_is_file, 2, "is a file"),
+    "predict: --out is a file": Case(predict_out_is_file, 2, "is a file"),
+    "train: --out is a file": Case(train_out_is_file, 2, "is a file"),
+    "retouch: --max-pixels 1e400": Case(with_option("--max-pixels", "1e400"), 2,
+                                        "--max-pixels"),
+    "retouch: --max-pixels -5": Case(with_option("--max-pixels", "-5"), 2, "--max-pixels"),
+    "retouch: --max-pixels nan": Case(with_option("--max-pixels", "nan"), 2, "--max-pixels"),
+    "retouch: --quality -5": Case(with_option("--quality", "-5"), 2, "--quality"),
+    "retouch: --quality 101": Case(with_option("--quality", "101"), 2, "--quality"),
+    "retouch: --group-gap nan": Case(with_option("--group-gap", "nan"), 2, "--group-gap"),
+    "retouch: --group-gap -1": Case(with_option("--group-gap", "-1"), 2, "--group-gap"),
+    "retouch: --group-strength nan": Case(with_option("--group-strength", "nan"), 2,
+                                          "--group-strength"),
+    "retouch: --workers 0": Case(with_option("--workers", "0"), 2, "--workers"),
+    "train: --n-luts 0": Case(train_option("--n-luts", "0"), 2, "--n-luts"),
+    "train: --lut-dim 100000": Case(train_option("--lut-dim", "100000"), 2, "--lut-dim"),
+    "train: --lut-dim 1": Case(train_option("--lut-dim", "1"), 2, "--lut-dim"),
+    "train: --curve-dim 100000": Case(train_option("--curve-dim", "100000"), 2,
+                                      "--curve-dim"),
+    "train: --epochs 0": Case(train_option("--epochs", "0"), 2, "--epochs"),
+    "train: --batch-size 0": Case(train_option("--batch-size", "0"), 2, "--batch-size"),
+    "train: --lr nan": Case(train_option("--lr", "nan"), 2, "--lr"),
+    "train: --lr -1": Case(train_option("--lr", "-1"), 2, "--lr"),
+    "train: --lambda-mono inf": Case(train_option("--lambda-mono", "inf"), 2,
+                                     "--lambda-mono"),
+    "train: --num-workers -1": Case(train_option("--num-workers", "-1"), 2,
+                                    "--num-workers"),
+    "train: --backbone-weights holds no weights": Case(backbone_weights_not_weights, 1,
+                                                       "weights.pth"),
+    "train: --backbone-weights holds a list": Case(backbone_weights_list, 1,
+                                                   "weights.pth: not a ResNet-18 state dict"),
+    # the last resort
+    "unexpected exception": Case(unexpected, 1, "ppr10k retouch: unexpected error: "
+                                 "RuntimeError: something broke"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_is_one_line_with_exit_code(name: str, tmp_path: Path,
+                                              request: pytest.FixtureRequest,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES[name]
+    argv = case.setup(tmp_path, request)
+    capsys.readouterr()
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert case.message in err, err
+    assert code == case.code, err
+    if case.one_line:
+        assert len(message_lines(err)) == 1, err
+
+
+def message_lines(err: str) -> list[str]:
+    """stderr's lines without argparse's usage block (``usage:`` and its continuations)."""
+    lines, in_usage = [], False
+    for line in err.splitlines():
+        in_usage = line.startswith("usage:") or (in_usage and line.startswith(" "))
+        if line.strip() and not in_usage:
+            lines.append(line)
+    return lines
