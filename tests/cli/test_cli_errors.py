@@ -391,6 +391,8 @@ class Case:
 CASES: dict[str, Case] = {
     # damaged pixels: named, non-zero exit
     "jpeg cut short": Case(jpeg_cut, 1, "cut.jpg: cannot decode JPEG: truncated", False),
+    "jpeg cut short + EOI": Case(jpeg_cut_with_eoi, 1, "cut.jpg: cannot decode JPEG: "
+                                 "truncated", False),
     "float tiff with NaN": Case(tiff_nan, 1, "nan.tif: 1 sample is NaN", False),
     "model with NaN weights": Case(model_nan, 1, "not finite"),
     "predict: model with NaN weights": Case(predict_model_nan, 1, "not finite"),

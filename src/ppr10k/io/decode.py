@@ -49,7 +49,8 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
 
     Raises:
         PhotoError: a layout that is not RGB or grey (e.g. CMYK TIFF), unusual samples,
-            NaN or infinite float samples.
+            NaN or infinite float samples, a JPEG whose image data is cut short
+            (:func:`ppr10k.io.jpeg_check.jpeg_truncation`).
     """
     path = Path(path)
     kind = kind or kind_from_suffix(path)
@@ -59,6 +60,8 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
         return read_raw(path, space=raw_space)
     if kind == "tiff":
         return _decode_tiff(path)
+    if kind == "jpeg":
+        _check_jpeg_complete(path)
     if kind == "png" and _png_depth(path) == 16:
         array = imagecodecs.png_decode(path.read_bytes())
         return _rgb(np.asarray(array), path)
@@ -71,6 +74,15 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
                 return _rgb(grey, path)
             rgb = img if img.mode == "RGB" else img.convert("RGB")
             return np.array(rgb)  # writable (np.asarray of a PIL image is read-only)
+
+
+def _check_jpeg_complete(path: Path) -> None:
+    """Refuse a JPEG whose image data was cut short (decoders fill the rest with grey)."""
+    from ppr10k.io.jpeg_check import jpeg_truncation
+
+    reason = jpeg_truncation(path.read_bytes())
+    if reason is not None:
+        raise PhotoError(f"{path}: cannot decode JPEG: truncated file ({reason})")
 
 
 def _png_depth(path: Path) -> int:

@@ -1,0 +1,320 @@
+"""Is a JPEG file complete? Finding the truncation that decoders paint over in grey.
+
+libjpeg (behind Pillow and imagecodecs) decodes a JPEG whose entropy-coded data stops
+early by filling the missing blocks with zeros, a flat grey, and only warns; with an end
+marker (EOI) appended to the cut file not even Pillow's "image file is truncated" error
+fires. :func:`jpeg_truncation` finds such files from their structure, without decoding
+pixels:
+
+- baseline and extended sequential Huffman JPEGs (SOF0, SOF1; nearly every camera and
+  export JPEG): every scan's Huffman codes are walked (numba) and must hold every MCU of
+  the frame, each restart interval its share;
+- progressive Huffman JPEGs (SOF2): the scans present must, together, carry every
+  coefficient of every component to full precision (a cut file lacks the last scans);
+  a cut inside the last scan is not detected;
+- a file that ends before its end marker, or inside a marker segment.
+
+Other codings (lossless, arithmetic) are not checked.
+
+Reference: ITU-T T.81 (JPEG), Annex B (syntax), F.2.2.3 (Huffman decoding), G.1.1
+(progressive scans).
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+
+import numba
+import numpy as np
+
+__all__ = ["jpeg_truncation"]
+
+_SOF_SEQUENTIAL = (0xC0, 0xC1)
+_SOF_PROGRESSIVE = 0xC2
+_SOF_OTHER = (0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF)
+_RST = range(0xD0, 0xD8)
+
+
+class _Truncated(Exception):
+    """Internal: the reason a JPEG is incomplete."""
+
+
+def _huffman_table(counts: bytes, values: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                          np.ndarray]:
+    """T.81 F.2.2.3 decoding tables: ``maxcode[1..16]``, ``valptr``, ``mincode``, values."""
+    maxcode = np.full(18, -1, np.int32)
+    valptr = np.zeros(17, np.int32)
+    mincode = np.zeros(17, np.int32)
+    code = 0
+    index = 0
+    for length in range(1, 17):
+        n = counts[length - 1]
+        if n:
+            valptr[length] = index
+            mincode[length] = code
+            code += n
+            index += n
+            maxcode[length] = code - 1
+        code <<= 1
+    maxcode[17] = 0x7FFFFFFF  # sentinel: no code is longer than 16 bits
+    huffval = np.zeros(256, np.int32)
+    huffval[: len(values)] = np.frombuffer(values, np.uint8)
+    return maxcode, valptr, mincode, huffval
+
+
+@numba.njit(cache=True, nogil=True)
+def _decode_symbol(data, position, bit, maxcode, valptr, mincode, huffval):  # pragma: no cover
+    """One Huffman symbol from ``data`` at (byte ``position``, ``bit``); -1 past the end,
+    -2 for a code no table holds."""
+    code = 0
+    for length in range(1, 17):
+        if position >= data.size:
+            return -1, position, bit
+        code = (code << 1) | ((data[position] >> (7 - bit)) & 1)
+        bit += 1
+        if bit == 8:
+            bit = 0
+            position += 1
+        if code <= maxcode[length]:
+            return huffval[valptr[length] + code - mincode[length]], position, bit
+    return -2, position, bit
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_mcus(data, n_mcus, dc_of_block, ac_of_block, maxcode, valptr, mincode,
+                huffval):  # pragma: no cover
+    """How many of ``n_mcus`` MCUs the (unstuffed) entropy-coded ``data`` holds in full.
+
+    Returns -1 when a code is invalid (corrupt data rather than a cut).
+    """
+    position = 0
+    bit = 0
+    for mcu in range(n_mcus):
+        for block in range(dc_of_block.size):
+            dc = dc_of_block[block]
+            ac = ac_of_block[block]
+            size, position, bit = _decode_symbol(data, position, bit, maxcode[dc],
+                                                 valptr[dc], mincode[dc], huffval[dc])
+            if size == -2:
+                return -1
+            if size < 0:
+                return mcu
+            bits = position * 8 + bit + size
+            if bits > data.size * 8:
+                return mcu
+            position, bit = bits // 8, bits % 8
+            k = 1
+            while k < 64:
+                rs, position, bit = _decode_symbol(data, position, bit, maxcode[ac],
+                                                   valptr[ac], mincode[ac], huffval[ac])
+                if rs == -2:
+                    return -1
+                if rs < 0:
+                    return mcu
+                run, size = rs >> 4, rs & 15
+                if size == 0:
+                    if run != 15:
+                        break  # end of block
+                    k += 16
+                    continue
+                k += run + 1
+                bits = position * 8 + bit + size
+                if bits > data.size * 8:
+                    return mcu
+                position, bit = bits // 8, bits % 8
+    return n_mcus
+
+
+def _entropy_segments(data: bytes, start: int) -> tuple[list[bytes], int]:
+    """The entropy-coded data after an SOS header, split at restart markers and unstuffed.
+
+    Returns:
+        ``(segments, end)``: ``end`` is the index of the marker that ends the scan.
+    """
+    segments = []
+    position = begin = start
+    while True:
+        found = data.find(b"\xff", position)
+        if found < 0 or found + 1 >= len(data):
+            raise _Truncated("the file ends inside the image data, before the end marker")
+        following = data[found + 1]
+        if following == 0x00 or following == 0xFF:
+            position = found + 1 if following == 0xFF else found + 2
+            continue
+        segments.append(data[begin:found].replace(b"\xff\x00", b"\xff"))
+        if following in _RST:
+            position = begin = found + 2
+            continue
+        return segments, found
+
+
+def _check_sequential(frame: dict, scan: list[tuple[int, int, int]], segments: list[bytes],
+                      tables: dict, restart: int) -> None:
+    """Every MCU of a sequential scan must be present (each restart interval its share)."""
+    components = frame["components"]
+    h_max = max(c[1] for c in components.values())
+    v_max = max(c[2] for c in components.values())
+    width, height = frame["width"], frame["height"]
+    if len(scan) == 1:  # non-interleaved: one block per MCU, the component's own grid
+        cid = scan[0][0]
+        h, v = components[cid][1], components[cid][2]
+        blocks_x = math.ceil(math.ceil(width * h / h_max) / 8)
+        blocks_y = math.ceil(math.ceil(height * v / v_max) / 8)
+        total, layout = blocks_x * blocks_y, [scan[0]]
+    else:
+        total = math.ceil(width / (8 * h_max)) * math.ceil(height / (8 * v_max))
+        layout = [entry for entry in scan
+                  for _ in range(components[entry[0]][1] * components[entry[0]][2])]
+    keys = sorted(tables)
+    if not keys:
+        raise _Truncated("no Huffman tables")
+    index = {key: i for i, key in enumerate(keys)}
+    try:
+        dc = np.array([index[(0, entry[1])] for entry in layout], np.int64)
+        ac = np.array([index[(1, entry[2])] for entry in layout], np.int64)
+    except KeyError:
+        raise _Truncated("a scan uses a Huffman table the file does not define") from None
+    maxcode = np.stack([tables[k][0] for k in keys])
+    valptr = np.stack([tables[k][1] for k in keys])
+    mincode = np.stack([tables[k][2] for k in keys])
+    huffval = np.stack([tables[k][3] for k in keys])
+    per_segment = restart if restart else total
+    remaining = total
+    for number, segment in enumerate(segments):
+        if remaining <= 0:
+            break
+        wanted = min(per_segment, remaining)
+        found = _count_mcus(np.frombuffer(segment, np.uint8), wanted, dc, ac, maxcode,
+                            valptr, mincode, huffval)
+        if found < 0:
+            raise _Truncated(f"corrupt image data (invalid Huffman code in restart "
+                             f"interval {number})")
+        if found < wanted:
+            done = total - remaining + found
+            raise _Truncated(f"image data ends after {done} of {total} blocks "
+                             f"({100 * done / total:.0f}%)")
+        remaining -= wanted
+    if remaining > 0:
+        done = total - remaining
+        raise _Truncated(f"image data ends after {done} of {total} blocks "
+                         f"({100 * done / total:.0f}%)")
+
+
+def jpeg_truncation(data: bytes) -> str | None:
+    """Why a JPEG file's data is incomplete, or None when it is complete (or not checked).
+
+    Args:
+        data: the whole file.
+
+    Returns:
+        A short reason (``image data ends after 410 of 1200 blocks (34%)``...) or None.
+    """
+    try:
+        _check(data)
+    except _Truncated as reason:
+        return str(reason)
+    return None
+
+
+def _check(data: bytes) -> None:
+    if not data.startswith(b"\xff\xd8"):
+        return  # not a JPEG: the decoder says so
+    position = 2
+    tables: dict[tuple[int, int], tuple] = {}
+    frame: dict | None = None
+    restart = 0
+    coverage: dict[int, np.ndarray] = {}  # progressive: lowest bit reached per coefficient
+    while True:
+        while position < len(data) and data[position] == 0xFF and position + 1 < len(data) \
+                and data[position + 1] == 0xFF:
+            position += 1  # fill bytes
+        if position + 2 > len(data):
+            raise _Truncated("the file ends before its end marker")
+        if data[position] != 0xFF:
+            return  # garbage between segments: leave it to the decoder
+        marker = data[position + 1]
+        position += 2
+        if marker == 0xD9:  # EOI
+            break
+        if marker in _RST or marker in (0x01, 0xD8):
+            continue
+        if position + 2 > len(data):
+            raise _Truncated("the file ends inside a marker segment")
+        (length,) = struct.unpack(">H", data[position:position + 2])
+        segment = data[position + 2:position + length]
+        if length < 2 or position + length > len(data):
+            raise _Truncated("the file ends inside a marker segment")
+        position += length
+        if marker in _SOF_OTHER:
+            return  # lossless or arithmetic coding: not checked
+        if marker in _SOF_SEQUENTIAL or marker == _SOF_PROGRESSIVE:
+            frame = _parse_frame(segment, marker)
+            coverage = {cid: np.full(64, 99, np.int32) for cid in frame["components"]}
+        elif marker == 0xC4:
+            _parse_huffman(segment, tables)
+        elif marker == 0xDD and len(segment) >= 2:
+            (restart,) = struct.unpack(">H", segment[:2])
+        elif marker == 0xDA:
+            if frame is None:
+                return
+            scan, spectral = _parse_scan(segment)
+            segments, position = _entropy_segments(data, position)
+            if frame["marker"] == _SOF_PROGRESSIVE:
+                start, end, _, low = spectral
+                for cid, _, _ in scan:
+                    if cid in coverage:
+                        coverage[cid][start:end + 1] = low
+            else:
+                _check_sequential(frame, scan, segments, tables, restart)
+    if frame is not None and frame["marker"] == _SOF_PROGRESSIVE:
+        for cid, lowest in coverage.items():
+            if lowest.max() > 0:
+                raise _Truncated(f"progressive scans are missing (component {cid} is not "
+                                 "complete); the file was cut and an end marker appended")
+
+
+def _parse_frame(segment: bytes, marker: int) -> dict:
+    if len(segment) < 6:
+        raise _Truncated("a damaged frame header")
+    height, width, count = struct.unpack(">HHB", segment[1:6])
+    components = {}
+    for i in range(count):
+        part = segment[6 + 3 * i:9 + 3 * i]
+        if len(part) < 3:
+            raise _Truncated("a damaged frame header")
+        cid, sampling, table = part
+        components[cid] = (cid, max(sampling >> 4, 1), max(sampling & 15, 1), table)
+    if not components or width == 0 or height == 0:
+        raise _Truncated("a damaged frame header")
+    return {"marker": marker, "width": width, "height": height, "components": components}
+
+
+def _parse_huffman(segment: bytes, tables: dict) -> None:
+    position = 0
+    while position + 17 <= len(segment):
+        kind, slot = segment[position] >> 4, segment[position] & 15
+        counts = segment[position + 1:position + 17]
+        n = sum(counts)
+        values = segment[position + 17:position + 17 + n]
+        if len(values) < n or n > 256:
+            raise _Truncated("a damaged Huffman table")
+        tables[(kind, slot)] = _huffman_table(counts, values)
+        position += 17 + n
+
+
+def _parse_scan(segment: bytes) -> tuple[list[tuple[int, int, int]], tuple[int, int, int, int]]:
+    if not segment:
+        raise _Truncated("a damaged scan header")
+    count = segment[0]
+    scan = []
+    for i in range(count):
+        part = segment[1 + 2 * i:3 + 2 * i]
+        if len(part) < 2:
+            raise _Truncated("a damaged scan header")
+        scan.append((part[0], part[1] >> 4, part[1] & 15))
+    tail = segment[1 + 2 * count:4 + 2 * count]
+    if len(tail) < 3:
+        raise _Truncated("a damaged scan header")
+    start, end, approx = tail
+    return scan, (start, min(end, 63), approx >> 4, approx & 15)

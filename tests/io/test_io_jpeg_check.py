@@ -1,0 +1,82 @@
+"""Truncated JPEGs are found from their structure, with or without an end marker appended;
+complete files of every common layout pass."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ppr10k.io import read_photo
+from ppr10k.io.decode import PhotoError
+from ppr10k.io.jpeg_check import jpeg_truncation
+
+EOI = b"\xff\xd9"
+
+
+def encode(mode: str = "RGB", **options) -> bytes:
+    """A noisy 301x457 photo-like image as JPEG (odd sizes: partial MCUs)."""
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:301, 0:457] / 457
+    base = np.stack([0.2 + 0.6 * x, 0.3 + 0.5 * y, 0.5 + 0.3 * (x - y)], axis=-1)
+    pixels = (np.clip(base + 0.1 * rng.standard_normal(base.shape), 0, 1) * 255)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).convert(mode).save(buffer, "JPEG", quality=90,
+                                                                **options)
+    return buffer.getvalue()
+
+
+SEQUENTIAL = {
+    "4:2:0": {"subsampling": 2},
+    "4:2:2": {"subsampling": 1},
+    "4:4:4": {"subsampling": 0},
+    "optimized tables": {"optimize": True},
+    "restart every 7 MCUs": {"restart_marker_blocks": 7},
+    "restart every 2 MCU rows": {"restart_marker_rows": 2, "subsampling": 0},
+}
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L", "CMYK"])
+@pytest.mark.parametrize("name", list(SEQUENTIAL))
+def test_sequential_complete_passes_and_every_cut_is_found(mode: str, name: str) -> None:
+    data = encode(mode, **SEQUENTIAL[name])
+    assert jpeg_truncation(data) is None
+    for fraction in (0.2, 0.5, 0.8, 0.97):
+        cut = data[: int(len(data) * fraction)]
+        assert jpeg_truncation(cut) is not None, fraction
+        reason = jpeg_truncation(cut + EOI)
+        assert reason is not None and "blocks" in reason, (fraction, reason)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_progressive_complete_passes_and_missing_scans_are_found(mode: str) -> None:
+    data = encode(mode, progressive=True)
+    assert jpeg_truncation(data) is None
+    cut = data[: int(len(data) * 0.3)]
+    assert jpeg_truncation(cut) is not None
+    assert "progressive scans are missing" in jpeg_truncation(cut + EOI)
+
+
+def test_other_files_are_left_to_the_decoder() -> None:
+    assert jpeg_truncation(b"\x89PNG\r\n\x1a\n") is None
+    assert jpeg_truncation(b"\xff\xd8") is not None  # no end marker at all
+
+
+def test_real_jpegs_are_complete(shared_data: Path) -> None:
+    files = sorted(shared_data.rglob("*.jpg"))
+    assert files
+    for path in files:
+        assert jpeg_truncation(path.read_bytes()) is None, path
+
+
+def test_read_photo_refuses_a_cut_jpeg_with_end_marker(tmp_path: Path) -> None:
+    data = encode()
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(data[: len(data) // 2] + EOI)
+    with pytest.raises(PhotoError, match=r"cut\.jpg: cannot decode JPEG: truncated file"):
+        read_photo(path)
+    path.write_bytes(data)
+    assert read_photo(path).pixels.shape == (301, 457, 3)
