@@ -498,3 +498,45 @@ def message_lines(err: str) -> list[str]:
         if line.strip() and not in_usage:
             lines.append(line)
     return lines
+
+
+def test_debug_shows_the_traceback(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    argv = unexpected(tmp_path, request)
+    with pytest.raises(RuntimeError, match="something broke"):
+        main(["--debug", *argv])
+
+
+def test_evaluate_scores_the_rest_of_the_pairs(tmp_path: Path,
+                                               request: pytest.FixtureRequest) -> None:
+    argv = evaluate_corrupt_prediction(tmp_path, request)
+    assert main(argv) == 1
+    summary = json.loads((tmp_path / "scores.json").read_text())
+    assert summary["n_images"] == 2
+    assert [f["stem"] for f in summary["failed"]] == ["1_1"]
+
+
+def test_xmp_augment_goes_on_after_a_bad_file(tmp_path: Path,
+                                              request: pytest.FixtureRequest) -> None:
+    assert main(xmp_augment_deep(tmp_path, request)) == 1
+    assert sorted(p.name for p in (tmp_path / "aug").glob("*.xmp")) == ["1_2_1.xmp",
+                                                                        "1_2_2.xmp"]
+
+
+@pytest.mark.parametrize(("kwargs", "text", "ok"), [
+    ({"low": 1}, "3", True), ({"low": 1}, "0", False), ({"low": 0.0}, "nan", False),
+    ({"low": 0.0}, "inf", False), ({"low": 0.0, "allow_inf": True}, "inf", True),
+    ({"low": 0.0, "allow_inf": True}, "-inf", False), ({"high": 100}, "101", False),
+    ({"low": 0.0, "low_open": True}, "0", False), ({}, "1e400", False),
+])
+def test_number_type(kwargs: dict, text: str, ok: bool) -> None:
+    import argparse
+
+    from ppr10k.cli.main import number_type
+
+    kind = int if text == "3" or "high" in kwargs else float
+    parse = number_type(kind, **kwargs)
+    if ok:
+        assert parse(text) == kind(text)
+    else:
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse(text)
