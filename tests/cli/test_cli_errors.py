@@ -365,6 +365,59 @@ def backbone_weights_list(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
             "--device", "cpu"]
 
 
+def cut_file(path: Path, keep: int = 300) -> None:
+    path.write_bytes(path.read_bytes()[:keep])
+
+
+def predict_corrupt_source(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    cut_file(data / "val" / "source" / "1356_0.tif")
+    return ["predict", "--data", str(data), "--model", str(tiny_model(tmp / "m")),
+            "--out", str(tmp / "out"), "--device", "cpu", "--quiet"]
+
+
+def compare_corrupt_image(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    cut_file(data / "val" / "target_a" / "1356_1.tif")
+    return ["compare", "--rows", f"{data / 'val' / 'source'},{data / 'val' / 'target_a'}",
+            "--group", "1356", "--out", str(tmp / "sheet.png")]
+
+
+def retouch_corrupt(name: str, keep: int) -> Setup:
+    """A retouch of a good photo and of a copy cut after ``keep`` bytes."""
+    def setup(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+        good = photo(tmp / "in", "good.png")
+        image = Image.open(good).convert("RGB")
+        bad = tmp / "in" / name
+        image.save(bad)
+        cut_file(bad, keep if keep > 0 else len(bad.read_bytes()) + keep)
+        return retouch_argv(tmp, tiny_model(tmp / "m"), good, bad)
+    return setup
+
+
+def config_not_text(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "c.json").write_bytes(bytes(range(256)))
+    return ["train", "--data", str(tmp), "--config", str(tmp / "c.json"), "--quiet"]
+
+
+def config_is_folder(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
+    (tmp / "c.json").mkdir()
+    return ["train", "--data", str(tmp), "--config", str(tmp / "c.json"), "--quiet"]
+
+
+def plain(*argv: str) -> Setup:
+    """A command line that needs no files (it is refused before reading any)."""
+    def setup(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
+        return [part.replace("TMP", str(tmp)) for part in argv]
+    return setup
+
+
+def evaluate_corrupt_mask_in_workers(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    pred, target, masks = eval_folders(tmp)
+    cut_file(masks / "1_2.png", 60)
+    return eval_argv(pred, target, masks)[:-3] + ["--workers", "2", "--no-progress"]
+
+
 def unexpected(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     """A bug deep inside a command: the last-resort handler names command and input."""
     import ppr10k.retouch
@@ -465,6 +518,35 @@ CASES: dict[str, Case] = {
                                                        "weights.pth"),
     "train: --backbone-weights holds a list": Case(backbone_weights_list, 1,
                                                    "weights.pth: not a ResNet-18 state dict"),
+    # found by hunting: damaged files elsewhere, more option values
+    "predict: corrupt source": Case(predict_corrupt_source, 1,
+                                    "1356_0.tif: cannot decode TIFF: truncated file"),
+    "compare: corrupt image": Case(compare_corrupt_image, 1,
+                                   "1356_1.tif: cannot decode TIFF: truncated file"),
+    "retouch: PNG cut short": Case(retouch_corrupt("cut.png", -200), 1,
+                                   "cut.png: cannot decode PNG", False),
+    "retouch: TIFF cut short": Case(retouch_corrupt("cut.tif", 400), 1,
+                                    "cut.tif: cannot decode TIFF: truncated", False),
+    "evaluate: corrupt mask, 2 workers": Case(evaluate_corrupt_mask_in_workers, 1,
+                                              "1_2.png: cannot decode PNG", False),
+    "train: --config not text": Case(config_not_text, 1, "c.json: cannot parse config"),
+    "train: --config is a folder": Case(config_is_folder, 1, "c.json is a folder"),
+    "xmp augment: --versions 0": Case(plain("xmp", "augment", "--source", "TMP", "--out",
+                                            "TMP/aug", "--versions", "0"), 2, "--versions"),
+    "data sample: --groups 0": Case(plain("data", "sample", "TMP/s", "--groups", "0"), 2,
+                                    "--groups"),
+    "data sample: --per-group -1": Case(plain("data", "sample", "TMP/s", "--per-group", "-1"),
+                                        2, "--per-group"),
+    "data check: --val-share 2": Case(plain("data", "check", "TMP", "--val-share", "2"), 2,
+                                      "--val-share"),
+    "data stats: --bins 0": Case(plain("data", "stats", "TMP", "--plots", "TMP/p", "--bins",
+                                       "0"), 2, "--bins"),
+    "evaluate: --workers -1": Case(plain("evaluate", "--pred", "TMP", "--target", "TMP",
+                                         "--masks", "TMP", "--workers", "-1"), 2,
+                                   "--workers"),
+    "compare: --cell-height 0": Case(plain("compare", "--rows", "TMP", "--group", "1",
+                                           "--out", "TMP/s.png", "--cell-height", "0"), 2,
+                                     "--cell-height"),
     # the last resort
     "unexpected exception": Case(unexpected, 1, "ppr10k retouch: unexpected error: "
                                  "RuntimeError: something broke"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ppr10k.cli.main import number_type
+
 
 def register(subparsers) -> None:
     """Add ``data check``."""
@@ -15,7 +17,7 @@ def register(subparsers) -> None:
     p.add_argument("--expert", choices=("a", "b", "c"), action="append",
                    help="expert(s) to check (repeatable; default all three; PPR10K only)")
     p.add_argument("--no-sizes", action="store_true", help="skip reading image headers")
-    p.add_argument("--val-share", type=float, default=0.1,
+    p.add_argument("--val-share", type=number_type(float, low=0.0, high=1.0), default=0.1,
                    help="pairs: share of the groups held out for validation (default 0.1)")
     p.add_argument("--seed", type=int, default=0,
                    help="pairs: seed that picks the validation groups (default 0)")

@@ -6,6 +6,8 @@ import argparse
 import json
 import sys
 
+from ppr10k.cli.main import number_type
+
 AUGMENT_EPILOG = """\
 scheme 1 (default): random offsets on the source settings, uniform in
   Temperature +-500, Tint +-10, Exposure2012 +-1.0, Highlights2012 +-35,
@@ -118,7 +120,7 @@ def register(subparsers) -> None:
         epilog=AUGMENT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     augment.add_argument("--source", required=True, help="folder of source sidecars G_I.xmp")
     augment.add_argument("--out", required=True, help="folder for the augmented G_I_K.xmp")
-    augment.add_argument("--versions", type=int, default=5, help="versions per photo (5)")
+    augment.add_argument("--versions", type=number_type(int, low=1), default=5, help="versions per photo (5)")
     augment.add_argument("--seed", type=int, default=0, help="random seed (0)")
     augment.add_argument("--paired", action="store_true",
                          help="scheme 2: also write compensated expert sidecars")

@@ -50,7 +50,8 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
     Raises:
         PhotoError: a layout that is not RGB or grey (e.g. CMYK TIFF), unusual samples,
             NaN or infinite float samples, a JPEG whose image data is cut short
-            (:func:`ppr10k.io.jpeg_check.jpeg_truncation`).
+            (:func:`ppr10k.io.jpeg_check.jpeg_truncation`), any damaged file: one line
+            naming the file.
     """
     path = Path(path)
     kind = kind or kind_from_suffix(path)
@@ -58,6 +59,30 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
         from ppr10k.io.raw import read_raw
 
         return read_raw(path, space=raw_space)
+    try:
+        return _decode(path, kind)
+    except (PhotoError, FileNotFoundError):
+        raise
+    except DECODE_ERRORS as error:
+        raise decode_error(path, kind, error) from None
+
+
+#: What decoders raise for a damaged file (imagecodecs: RuntimeError).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError,
+                 tifffile.TiffFileError, RuntimeError)
+
+
+def decode_error(path: Path, kind: str, error: BaseException) -> PhotoError:
+    """A decoder's exception as a one-line :class:`PhotoError` naming the file."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    reason = reason or type(error).__name__
+    if "truncated" in reason or "failed to read" in reason or "too small" in reason:
+        reason = f"truncated file ({reason})"
+    return PhotoError(f"{path}: cannot decode {kind.upper()}: {reason}")
+
+
+def _decode(path: Path, kind: str) -> np.ndarray:
+    """JPEG, PNG and TIFF samples (errors as the decoders raise them)."""
     if kind == "tiff":
         return _decode_tiff(path)
     if kind == "jpeg":
