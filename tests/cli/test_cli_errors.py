@@ -418,6 +418,34 @@ def evaluate_corrupt_mask_in_workers(tmp: Path, rq: pytest.FixtureRequest) -> li
     return eval_argv(pred, target, masks)[:-3] + ["--workers", "2", "--no-progress"]
 
 
+def train_diverges(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    """A loss that turns NaN: training stops in one line before saving anything."""
+    from ppr10k.train import loop
+
+    data = tiny_data(rq)
+
+    def nan_step(model, batch, config, device):
+        prediction, _ = model(batch["source"].to(device))
+        return prediction.mean() * float("nan"), {}
+
+    rq.getfixturevalue("monkeypatch").setattr(loop, "training_step", nan_step)
+    return ["train", "--data", str(data), "--out", str(tmp / "run"), "--backbone", "tiny",
+            "--backbone-weights", "none", "--lut-dim", "5", "--batch-size", "2",
+            "--num-workers", "0", "--device", "cpu", "--epochs", "1", "--quiet"]
+
+
+def predict_output_not_finite(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    """Finite weights whose output is not (an overflow): predict names photo and model."""
+    data = tiny_data(rq)
+    model = AdaptiveLUT(ModelConfig(backbone="tiny", lut_dim=5, n_luts=2))
+    with torch.no_grad():
+        model.luts[0] = 3e38
+        model.luts[1] = 3e38
+        model.head.bias.fill_(1.0)
+    return ["predict", "--data", str(data), "--model", str(save_model(model, tmp / "m")),
+            "--out", str(tmp / "out"), "--device", "cpu", "--quiet"]
+
+
 def unexpected(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     """A bug deep inside a command: the last-resort handler names command and input."""
     import ppr10k.retouch
@@ -547,6 +575,10 @@ CASES: dict[str, Case] = {
     "compare: --cell-height 0": Case(plain("compare", "--rows", "TMP", "--group", "1",
                                            "--out", "TMP/s.png", "--cell-height", "0"), 2,
                                      "--cell-height"),
+    "train: the loss turns NaN": Case(train_diverges, 1, "training diverged: the loss is "
+                                      "nan at epoch 1, step 1"),
+    "predict: output not finite": Case(predict_output_not_finite, 1,
+                                       "gave NaN or infinite values"),
     # the last resort
     "unexpected exception": Case(unexpected, 1, "ppr10k retouch: unexpected error: "
                                  "RuntimeError: something broke"),

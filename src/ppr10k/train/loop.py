@@ -256,6 +256,14 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
             if step >= steps:
                 break
             loss, parts = training_step(model, batch, config, device)
+            if not bool(torch.isfinite(loss)):
+                bar.close()
+                kept = (f"{run_dir / 'last'} holds epoch {epoch - 1}" if epoch > 1
+                        else "no epoch was saved")
+                raise ValueError(
+                    f"training diverged: the loss is {loss.item()} at epoch {epoch}, step "
+                    f"{step + 1}; nothing of this epoch was saved ({kept}); lower --lr (now "
+                    f"{config.lr:g}) and start again, or --resume with a lower --lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
