@@ -408,6 +408,7 @@ def config_is_folder(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
 def plain(*argv: str) -> Setup:
     """A command line that needs no files (it is refused before reading any)."""
     def setup(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
+        (tmp / "file").write_text("a file")
         return [part.replace("TMP", str(tmp)) for part in argv]
     return setup
 
@@ -579,6 +580,15 @@ CASES: dict[str, Case] = {
                                       "nan at epoch 1, step 1"),
     "predict: output not finite": Case(predict_output_not_finite, 1,
                                        "gave NaN or infinite values"),
+    "import-official: --out is a file": Case(plain("import-official", "TMP/x.pth", "--out",
+                                                    "TMP/file"), 2, "is a file"),
+    "xmp augment: --out is a file": Case(plain("xmp", "augment", "--source", "TMP", "--out",
+                                               "TMP/file"), 2, "is a file"),
+    "data sample: OUT is a file": Case(plain("data", "sample", "TMP/file"), 2, "is a file"),
+    "data split: --out is a file": Case(plain("data", "split", "TMP", "--out", "TMP/file"), 2,
+                                        "is a file"),
+    "data stats: --plots is a file": Case(plain("data", "stats", "TMP", "--plots", "TMP/file"),
+                                          2, "is a file"),
     # the last resort
     "unexpected exception": Case(unexpected, 1, "ppr10k retouch: unexpected error: "
                                  "RuntimeError: something broke"),

@@ -35,8 +35,10 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ppr10k.cli.main import CommandError
+    from ppr10k.cli.main import CommandError, check_output_folder
     from ppr10k.data.sample import make_sample_dataset
+
+    check_output_folder(args.out, "OUT")
 
     try:
         summary = make_sample_dataset(args.out, groups=args.groups, per_group=args.per_group,

@@ -17,7 +17,10 @@ Files copied by default; nothing is overwritten.
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ppr10k.cli.main import check_output_folder
     from ppr10k.data.split import split_dataset
+
+    check_output_folder(args.out)
 
     report = split_dataset(args.root, None if args.dry_run else args.out,
                            first_val_group=args.first_val_group, mode=args.mode,

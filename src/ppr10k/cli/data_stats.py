@@ -16,7 +16,10 @@ there are none), and stats.json with every number.
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ppr10k.cli.main import check_output_folder
     from ppr10k.data.stats import dataset_stats
+
+    check_output_folder(args.plots, "--plots")
 
     stats = dataset_stats(args.root, args.plots, bins=args.bins, progress=not args.quiet)
     groups = stats["groups"]

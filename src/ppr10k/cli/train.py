@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ppr10k.cli.main import UsageError, check_output_folder, number_type
+from ppr10k.cli.main import check_output_folder, number_type
 
 if TYPE_CHECKING:
     from ppr10k.train.config import TrainConfig
@@ -164,7 +164,7 @@ def run_import_official(args: argparse.Namespace) -> int:
     out = Path(args.out)
     check_output_folder(out)
     if out.exists() and any(out.iterdir()):
-        raise UsageError(f"--out {out} exists and is not an empty folder; choose a new one")
+        raise ValueError(f"--out {out} exists and is not an empty folder; choose a new one")
     path = import_official(paths, out, family=args.family, expert=args.expert,
                            input_space=args.input_space)
     family = read_checkpoint_info(path)["model"]["family"]

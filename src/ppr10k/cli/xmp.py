@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from ppr10k.cli.main import number_type
+from ppr10k.cli.main import check_output_folder, number_type
 
 AUGMENT_EPILOG = """\
 scheme 1 (default): random offsets on the source settings, uniform in
@@ -73,6 +73,9 @@ def _diff(args: argparse.Namespace) -> int:
 
 def _augment(args: argparse.Namespace) -> int:
     from ppr10k.xmp.batch import augment_folder
+
+    check_output_folder(args.out)
+    check_output_folder(args.target_out, "--target-out")
 
     if args.paired and (args.target is None or args.target_out is None):
         raise ValueError("--paired needs --target DIR (expert sidecars) and --target-out DIR")
