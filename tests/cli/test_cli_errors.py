@@ -228,6 +228,26 @@ def resume_config_empty(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     return resume_argv(run)
 
 
+def resume_state_other_model(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    """A complete state whose weights belong to another model than config.json's."""
+    _, run = tiny_run(tmp, rq)
+    other = AdaptiveLUT(ModelConfig(backbone="tiny", lut_dim=9, n_luts=3))
+    optimizer = torch.optim.Adam(other.parameters())
+    torch.save({"model": other.state_dict(), "optimizer": optimizer.state_dict(), "epoch": 1,
+                "best_epoch": 1, "best_psnr": 20.0, "history": "[]",
+                "torch_rng": torch.get_rng_state()}, run / "last" / "train_state.pt")
+    return resume_argv(run)
+
+
+def evaluate_nan_mask(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
+    pred, target, masks = eval_folders(tmp)
+    values = np.ones((40, 60), np.float32)
+    values[0, 0] = np.nan
+    (masks / "1_0.png").unlink()
+    tifffile.imwrite(masks / "1_0.tif", values)
+    return eval_argv(pred, target, masks)
+
+
 def config_file_bad_value(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     (tmp / "c.json").write_text(json.dumps({"epochs": "ten"}))
     return ["train", "--data", str(tmp), "--config", str(tmp / "c.json"), "--out",
@@ -492,6 +512,10 @@ CASES: dict[str, Case] = {
                                          "train_state.pt: damaged training state"),
     "resume: train_state.pt incomplete": Case(resume_state_incomplete, 1,
                                               "train_state.pt: damaged training state"),
+    "resume: state of another model": Case(resume_state_other_model, 1,
+                                           "train_state.pt: the training state does not fit"),
+    "evaluate: mask with NaN": Case(evaluate_nan_mask, 1, "1_0.tif: mask samples are NaN",
+                                    False),
     "resume: config.json damaged": Case(resume_config_damaged, 1,
                                         "config.json: cannot parse config"),
     "resume: config.json empty": Case(resume_config_empty, 1,

@@ -21,7 +21,7 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from ppr10k.io.decode import DECODE_ERRORS, decode_error, decode_pixels
+from ppr10k.io.decode import DECODE_ERRORS, PhotoError, decode_error, decode_pixels
 
 if TYPE_CHECKING:
     import torch
@@ -90,6 +90,8 @@ def read_mask(path: str | os.PathLike) -> np.ndarray:
     except DECODE_ERRORS as error:
         kind = path.suffix.lstrip(".").lower() or "mask"
         raise decode_error(path, kind, error) from None
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise PhotoError(f"{path}: mask samples are NaN or infinite; the mask is damaged")
     if array.ndim == 3:
         array = array[:, :, :3].max(axis=2) if array.shape[2] >= 3 else array[:, :, 0]
     return array != 0
