@@ -80,3 +80,17 @@ def test_read_photo_refuses_a_cut_jpeg_with_end_marker(tmp_path: Path) -> None:
         read_photo(path)
     path.write_bytes(data)
     assert read_photo(path).pixels.shape == (301, 457, 3)
+
+
+def test_damaged_headers_never_raise() -> None:
+    """Bytes changed in the headers (tables, frame, scan) give a reason or None, never an
+    exception of the checker's own: a layout it cannot follow is left to the decoder."""
+    data = encode(restart_marker_blocks=5)
+    header_end = data.index(b"\xff\xda") + 14
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        copy = bytearray(data)
+        for index in rng.integers(2, header_end, 2):
+            copy[index] = int(rng.integers(0, 256))
+        reason = jpeg_truncation(bytes(copy))
+        assert reason is None or isinstance(reason, str)
