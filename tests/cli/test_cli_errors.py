@@ -467,6 +467,22 @@ def predict_output_not_finite(tmp: Path, rq: pytest.FixtureRequest) -> list[str]
             "--out", str(tmp / "out"), "--device", "cpu", "--quiet"]
 
 
+def check_pixels_root(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    data = tiny_data(rq)
+    cut_file(data / "val" / "source" / "1356_0.tif", 400)
+    return ["data", "check", str(data), "--pixels"]
+
+
+def check_pixels_pairs(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
+    for folder in ("orig", "edit"):
+        for name in ("a", "b"):
+            (tmp / folder).mkdir(exist_ok=True)
+            (tmp / folder / f"{name}.jpg").write_bytes(jpeg_bytes())
+    data = jpeg_bytes()
+    (tmp / "edit" / "b.jpg").write_bytes(data[: len(data) // 2] + b"\xff\xd9")
+    return ["data", "check", f"pairs:{tmp / 'orig'},{tmp / 'edit'}", "--pixels"]
+
+
 def unexpected(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     """A bug deep inside a command: the last-resort handler names command and input."""
     import ppr10k.retouch
@@ -488,6 +504,7 @@ class Case:
     code: int
     message: str
     one_line: bool = True
+    stdout: bool = False  # reports that list problems (data check) print them on stdout
 
 
 CASES: dict[str, Case] = {
@@ -613,6 +630,10 @@ CASES: dict[str, Case] = {
                                         "is a file"),
     "data stats: --plots is a file": Case(plain("data", "stats", "TMP", "--plots", "TMP/file"),
                                           2, "is a file"),
+    "data check --pixels: TIFF cut short": Case(
+        check_pixels_root, 1, "1356_0.tif (cannot decode TIFF: truncated", False, True),
+    "data check pairs --pixels: JPEG cut + EOI": Case(
+        check_pixels_pairs, 1, "b.jpg (cannot decode JPEG: truncated", False, True),
     # the last resort
     "unexpected exception": Case(unexpected, 1, "ppr10k retouch: unexpected error: "
                                  "RuntimeError: something broke"),
@@ -630,9 +651,10 @@ def test_bad_input_is_one_line_with_exit_code(name: str, tmp_path: Path,
         code = main(argv)
     except SystemExit as exit_:  # argparse
         code = exit_.code
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
     assert "Traceback" not in err
-    assert case.message in err, err
+    assert case.message in (captured.out if case.stdout else err), captured
     assert code == case.code, err
     if case.one_line:
         assert len(message_lines(err)) == 1, err
