@@ -483,6 +483,16 @@ def check_pixels_pairs(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
     return ["data", "check", f"pairs:{tmp / 'orig'},{tmp / 'edit'}", "--pixels"]
 
 
+def train_corrupt_source_in_worker(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
+    """A damaged training photo read in a DataLoader worker process: named in one line."""
+    data = tiny_data(rq)
+    for path in (data / "train" / "source_aug").iterdir():
+        cut_file(path)
+    return ["train", "--data", str(data), "--out", str(tmp / "run"), "--backbone", "tiny",
+            "--backbone-weights", "none", "--lut-dim", "5", "--batch-size", "2",
+            "--num-workers", "1", "--device", "cpu", "--epochs", "1", "--quiet"]
+
+
 def unexpected(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     """A bug deep inside a command: the last-resort handler names command and input."""
     import ppr10k.retouch
@@ -634,6 +644,8 @@ CASES: dict[str, Case] = {
         check_pixels_root, 1, "1356_0.tif (cannot decode TIFF: truncated", False, True),
     "data check pairs --pixels: JPEG cut + EOI": Case(
         check_pixels_pairs, 1, "b.jpg (cannot decode JPEG: truncated", False, True),
+    "train: damaged photo read in a worker": Case(
+        train_corrupt_source_in_worker, 1, ".tif: cannot decode TIFF: truncated file"),
     # the last resort
     "unexpected exception": Case(unexpected, 1, "ppr10k retouch: unexpected error: "
                                  "RuntimeError: something broke"),

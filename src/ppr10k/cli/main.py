@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -98,9 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line(text: str) -> str:
-    """A message on one line (multi-line messages are joined with ' / ')."""
-    return " / ".join(line.strip() for line in str(text).splitlines() if line.strip())
+_QUALIFIED_ERROR = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception): ")
+
+
+def _one_line(text: object) -> str:
+    """A message on one line: multi-line messages are joined with ' / '; an error re-raised
+    from a worker process (PyTorch's DataLoader: "Caught PhotoError in DataLoader worker
+    process 0. Original Traceback ...") is reduced to the original error's message."""
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    if any(line.startswith("Original Traceback") for line in lines):
+        return _QUALIFIED_ERROR.sub("", lines[-1])
+    return " / ".join(lines)
 
 
 def _command_name(args: argparse.Namespace) -> str:
