@@ -135,6 +135,33 @@ def jpeg_cut_with_eoi(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     return retouch_argv(tmp, tiny_model(tmp / "m"), tmp / "in" / "cut.jpg")
 
 
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+
+def png_short_idat(bits: int) -> Setup:
+    """A PNG whose image data is cut in half, re-chunked with valid CRCs and an IEND."""
+    def setup(tmp: Path, _rq: pytest.FixtureRequest) -> list[str]:
+        from ppr10k.io import write_image
+
+        good = photo(tmp / "in")
+        pixels = np.asarray(Image.open(good).convert("RGB"))
+        bad = tmp / "in" / f"short{bits}.png"
+        write_image(bad, pixels.astype(np.uint16) * 257 if bits == 16 else pixels)
+        data = bad.read_bytes()
+        start = data.index(b"IDAT") - 4
+        length = int.from_bytes(data[start:start + 4], "big")
+        idat = data[start + 8:start + 8 + length]
+        bad.write_bytes(data[:start] + png_chunk(b"IDAT", idat[: length // 2])
+                        + png_chunk(b"IEND", b""))
+        return retouch_argv(tmp, tiny_model(tmp / "m"), good, bad)
+    return setup
+
+
 def tiff_nan(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     pixels = np.full((20, 30, 3), 0.5, np.float32)
     pixels[3, 4, 1] = np.nan
@@ -522,6 +549,10 @@ CASES: dict[str, Case] = {
     "jpeg cut short": Case(jpeg_cut, 1, "cut.jpg: cannot decode JPEG: truncated", False),
     "jpeg cut short + EOI": Case(jpeg_cut_with_eoi, 1, "cut.jpg: cannot decode JPEG: "
                                  "truncated", False),
+    "8-bit PNG, half its data + IEND": Case(png_short_idat(8), 1,
+                                            "short8.png: cannot decode PNG", False),
+    "16-bit PNG, half its data + IEND": Case(png_short_idat(16), 1,
+                                             "short16.png: cannot decode PNG", False),
     "float tiff with NaN": Case(tiff_nan, 1, "nan.tif: 1 sample is NaN", False),
     "model with NaN weights": Case(model_nan, 1, "not finite"),
     "predict: model with NaN weights": Case(predict_model_nan, 1, "not finite"),
