@@ -108,7 +108,7 @@ def _score_or_reason(pair: Pair) -> dict | str:
     """A per-image row, or the one-line reason why the pair cannot be scored."""
     try:
         return score_files(pair)
-    except _READ_ERRORS as error:
+    except (ValueError, OSError, MemoryError) as error:  # damaged file, size mismatch
         return str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
 
 
