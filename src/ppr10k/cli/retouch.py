@@ -6,7 +6,7 @@ import argparse
 import math
 import sys
 
-from ppr10k.cli.main import check_output_folder, number_type
+from ppr10k.cli.main import UsageError, check_output_folder, number_type
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS
 
 
@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from ppr10k.retouch import retouch
 
     check_output_folder(args.out)
+    if args.bits == 16 and args.fmt == "jpg":
+        raise UsageError("--bits 16 --format jpg: JPEG is 8-bit; use --format png or tif for "
+                         "16-bit output")
     if args.model is None:
         print(f"using the default model {DEFAULT_MODEL} (see `ppr10k models`; choose another "
               "with --model)", file=sys.stderr)
