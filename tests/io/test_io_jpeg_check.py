@@ -17,16 +17,26 @@ from ppr10k.io.jpeg_check import jpeg_truncation
 EOI = b"\xff\xd9"
 
 
+def jpeg(image: Image.Image, **options) -> bytes | None:
+    """``image`` as JPEG bytes; None where Pillow cannot write the layout (some noisy
+    progressive 4:4:4 images: "Suspension not allowed here")."""
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, "JPEG", **options)
+    except OSError:
+        return None
+    return buffer.getvalue()
+
+
 def encode(mode: str = "RGB", **options) -> bytes:
     """A noisy 301x457 photo-like image as JPEG (odd sizes: partial MCUs)."""
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:301, 0:457] / 457
     base = np.stack([0.2 + 0.6 * x, 0.3 + 0.5 * y, 0.5 + 0.3 * (x - y)], axis=-1)
     pixels = (np.clip(base + 0.1 * rng.standard_normal(base.shape), 0, 1) * 255)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels.astype(np.uint8)).convert(mode).save(buffer, "JPEG", quality=90,
-                                                                **options)
-    return buffer.getvalue()
+    data = jpeg(Image.fromarray(pixels.astype(np.uint8)).convert(mode), quality=90, **options)
+    assert data is not None
+    return data
 
 
 SEQUENTIAL = {
@@ -51,13 +61,49 @@ def test_sequential_complete_passes_and_every_cut_is_found(mode: str, name: str)
         assert reason is not None and "blocks" in reason, (fraction, reason)
 
 
+PROGRESSIVE = {
+    "4:2:0": {"subsampling": 2},
+    "4:2:2": {"subsampling": 1},
+    "optimized tables": {"optimize": True},
+    "restart every 7 MCUs": {"restart_marker_blocks": 7},
+}
+
+
 @pytest.mark.parametrize("mode", ["RGB", "L"])
-def test_progressive_complete_passes_and_missing_scans_are_found(mode: str) -> None:
-    data = encode(mode, progressive=True)
+@pytest.mark.parametrize("name", list(PROGRESSIVE))
+def test_progressive_complete_passes_and_every_cut_is_found(mode: str, name: str) -> None:
+    data = encode(mode, progressive=True, **PROGRESSIVE[name])
     assert jpeg_truncation(data) is None
     cut = data[: int(len(data) * 0.3)]
     assert jpeg_truncation(cut) is not None
     assert "progressive scans are missing" in jpeg_truncation(cut + EOI)
+    for fraction in (0.6, 0.8, 0.9, 0.97):  # inside the last scans (the largest)
+        reason = jpeg_truncation(data[: int(len(data) * fraction)] + EOI)
+        assert reason is not None, fraction
+
+
+def test_random_layouts_qualities_and_cuts() -> None:
+    """Sizes, qualities, sampling, progression and restart intervals drawn at random:
+    complete files pass, any cut (end marker appended) is found."""
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        height, width = (int(v) for v in rng.integers(8, 400, 2))
+        y, x = np.mgrid[0:height, 0:width] / max(height, width)
+        base = np.stack([0.2 + 0.6 * x, 0.3 + 0.5 * y, 0.5 + 0.3 * np.sin(9 * (x - y))], -1)
+        noise = float(rng.choice([0.0, 0.02, 0.3]))
+        pixels = np.clip(base + noise * rng.standard_normal(base.shape), 0, 1) * 255
+        options = {"quality": int(rng.integers(5, 101)), "subsampling": int(rng.integers(0, 3)),
+                   "progressive": bool(rng.integers(0, 2))}
+        if rng.integers(0, 3) == 0:
+            options["restart_marker_blocks"] = int(rng.integers(1, 40))
+        image = Image.fromarray(pixels.astype(np.uint8)).convert(str(rng.choice(["RGB", "L"])))
+        data = jpeg(image, **options)
+        if data is None:
+            continue
+        assert jpeg_truncation(data) is None, options
+        scan = data.index(b"\xff\xda")
+        for cut in rng.integers(scan + 20, len(data) - 3, 3):
+            assert jpeg_truncation(data[:cut] + EOI) is not None, (options, cut, len(data))
 
 
 def test_other_files_are_left_to_the_decoder() -> None:

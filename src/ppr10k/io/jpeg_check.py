@@ -10,8 +10,11 @@ pixels:
   export JPEG): every scan's Huffman codes are walked (numba) and must hold every MCU of
   the frame, each restart interval its share;
 - progressive Huffman JPEGs (SOF2): the scans present must, together, carry every
-  coefficient of every component to full precision (a cut file lacks the last scans);
-  a cut inside the last scan is not detected;
+  coefficient of every component to full precision (a cut file lacks the last scans), and
+  the AC scans are walked (first and refinement scans, numba) so that a cut inside the
+  last scan is found too. Every scan but the last is known to be complete, which checks
+  the walk itself: when one of them comes up short, nothing is judged (DC scans are not
+  walked; a cut in one shows as missing later scans);
 - a file that ends before its end marker, or inside a marker segment.
 
 Other codings (lossless, arithmetic) are not checked.
@@ -147,6 +150,142 @@ def _count_mcus(data, n_mcus, dc_of_block, ac_of_block, lengths, symbols, maxcod
     return n_mcus
 
 
+@numba.njit(cache=True, nogil=True)
+def _bits(data, acc, nbits, position, count):  # pragma: no cover - compiled
+    """``count`` bits: ``(value, acc, nbits, position)``; value -1 past the end."""
+    while nbits < count and position < data.size:
+        acc = ((acc << 8) | data[position]) & ((1 << 56) - 1)
+        position += 1
+        nbits += 8
+    if nbits < count:
+        return -1, acc, nbits, position
+    nbits -= count
+    return (acc >> nbits) & ((1 << count) - 1), acc, nbits, position
+
+
+@numba.njit(cache=True, nogil=True)
+def _symbol(data, acc, nbits, position, lengths, symbols, maxcode, valptr, mincode,
+            huffval):  # pragma: no cover - compiled
+    """One Huffman symbol: ``(symbol, acc, nbits, position)``; -1 past the end, -2 invalid."""
+    while nbits <= 48 and position < data.size:
+        acc = ((acc << 8) | data[position]) & ((1 << 56) - 1)
+        position += 1
+        nbits += 8
+    if nbits >= _LOOKAHEAD:
+        look = (acc >> (nbits - _LOOKAHEAD)) & ((1 << _LOOKAHEAD) - 1)
+        length = lengths[look]
+        if length > 0:
+            return symbols[look], acc, nbits - length, position
+    code = 0
+    for length in range(1, 17):
+        if nbits == 0:
+            return -1, acc, nbits, position
+        code = (code << 1) | ((acc >> (nbits - 1)) & 1)
+        nbits -= 1
+        if code <= maxcode[length]:
+            return huffval[valptr[length] + code - mincode[length]], acc, nbits, position
+    return -2, acc, nbits, position
+
+
+@numba.njit(cache=True, nogil=True)
+def _progressive_ac(data, n_blocks, first, nonzero, start, end, refine, lengths, symbols,
+                    maxcode, valptr, mincode, huffval):  # pragma: no cover - compiled
+    """How many of ``n_blocks`` blocks a progressive AC scan's ``data`` (one restart
+    interval, unstuffed) holds in full (T.81 G.1.2.2, as libjpeg's jdphuff decodes it).
+
+    ``nonzero[block, k]`` (zig-zag order) records which coefficients earlier scans made
+    non-zero: a refinement scan reads one correction bit for each. Returns -1 for a code
+    that cannot be (corrupt data, or a layout this check does not follow).
+    """
+    acc = 0
+    nbits = 0
+    position = 0
+    eobrun = 0
+    for b in range(n_blocks):
+        block = first + b
+        k = start
+        if not refine:
+            if eobrun > 0:
+                eobrun -= 1
+                continue
+            while k <= end:
+                rs, acc, nbits, position = _symbol(data, acc, nbits, position, lengths,
+                                                   symbols, maxcode, valptr, mincode, huffval)
+                if rs == -2:
+                    return -1
+                if rs < 0:
+                    return b
+                run, size = rs >> 4, rs & 15
+                if size:
+                    k += run
+                    if k > 63:
+                        return -1
+                    value, acc, nbits, position = _bits(data, acc, nbits, position, size)
+                    if value < 0:
+                        return b
+                    nonzero[block, k] = True
+                    k += 1
+                elif run < 15:
+                    eobrun = 1 << run
+                    if run:
+                        value, acc, nbits, position = _bits(data, acc, nbits, position, run)
+                        if value < 0:
+                            return b
+                        eobrun += value
+                    eobrun -= 1
+                    break
+                else:
+                    k += 16
+            continue
+        if eobrun == 0:
+            while k <= end:
+                rs, acc, nbits, position = _symbol(data, acc, nbits, position, lengths,
+                                                   symbols, maxcode, valptr, mincode, huffval)
+                if rs == -2:
+                    return -1
+                if rs < 0:
+                    return b
+                run, size = rs >> 4, rs & 15
+                if size:
+                    if size != 1:
+                        return -1
+                    value, acc, nbits, position = _bits(data, acc, nbits, position, 1)
+                    if value < 0:
+                        return b
+                elif run != 15:
+                    eobrun = 1 << run
+                    if run:
+                        value, acc, nbits, position = _bits(data, acc, nbits, position, run)
+                        if value < 0:
+                            return b
+                        eobrun += value
+                    break
+                while k <= end:
+                    if nonzero[block, k]:
+                        value, acc, nbits, position = _bits(data, acc, nbits, position, 1)
+                        if value < 0:
+                            return b
+                    else:
+                        if run == 0:
+                            break
+                        run -= 1
+                    k += 1
+                if size:
+                    if k > 63:
+                        return -1
+                    nonzero[block, k] = True
+                k += 1
+        if eobrun > 0:
+            while k <= end:
+                if nonzero[block, k]:
+                    value, acc, nbits, position = _bits(data, acc, nbits, position, 1)
+                    if value < 0:
+                        return b
+                k += 1
+            eobrun -= 1
+    return n_blocks
+
+
 def _entropy_segments(data: bytes, start: int) -> tuple[list[bytes], int]:
     """The entropy-coded data after an SOS header, split at restart markers and unstuffed.
 
@@ -225,6 +364,51 @@ def _check_sequential(frame: dict, scan: list[tuple[int, int, int]], segments: l
                          f"({100 * done / total:.0f}%)")
 
 
+def _component_blocks(frame: dict, cid: int) -> tuple[int, int]:
+    """``(blocks across, blocks down)`` of a component on its own (non-interleaved) grid."""
+    components = frame["components"]
+    h_max = max(c[1] for c in components.values())
+    v_max = max(c[2] for c in components.values())
+    _, h, v, _ = components[cid]
+    return (math.ceil(math.ceil(frame["width"] * h / h_max) / 8),
+            math.ceil(math.ceil(frame["height"] * v / v_max) / 8))
+
+
+def _progressive_scan(frame: dict, scan: list[tuple[int, int, int]],
+                      spectral: tuple[int, int, int, int], segments: list[bytes],
+                      tables: dict, restart: int,
+                      nonzero: dict[int, np.ndarray]) -> tuple[int, int] | None:
+    """Decode a progressive AC scan: ``(blocks done, blocks in all)``, or None when it
+    cannot be followed (a DC scan is not decoded: ``(0, 0)``)."""
+    start, end, high, _ = spectral
+    if start == 0:
+        return 0, 0  # DC scans are not decoded; later scans show a cut in them
+    if len(scan) != 1 or end < start:
+        return None
+    cid, _, ac_slot = scan[0]
+    if (1, ac_slot) not in tables or cid not in nonzero:
+        return None
+    maxcode, valptr, mincode, huffval = tables[(1, ac_slot)]
+    lengths, symbols = _lookup_table(maxcode, valptr, mincode, huffval)
+    across, down = _component_blocks(frame, cid)
+    total = across * down
+    per_segment = restart if restart else total
+    done = 0
+    for segment in segments:
+        if done >= total:
+            break
+        wanted = min(per_segment, total - done)
+        found = _progressive_ac(np.frombuffer(segment, np.uint8), wanted, done, nonzero[cid],
+                                start, end, high > 0, lengths, symbols, maxcode, valptr,
+                                mincode, huffval)
+        if found < 0:
+            return None
+        done += found
+        if found < wanted:
+            break
+    return done, total
+
+
 def jpeg_truncation(data: bytes) -> str | None:
     """Why a JPEG file's data is incomplete, or None when it is complete (or not checked).
 
@@ -278,6 +462,9 @@ def _check(data: bytes) -> None:
         if marker in _SOF_SEQUENTIAL or marker == _SOF_PROGRESSIVE:
             frame = _parse_frame(segment, marker)
             coverage = {cid: np.full(64, 99, np.int32) for cid in frame["components"]}
+            nonzero = {cid: np.zeros((math.prod(_component_blocks(frame, cid)), 64), bool)
+                       for cid in frame["components"]} if marker == _SOF_PROGRESSIVE else {}
+            results: list[tuple[int, int] | None] = []
         elif marker == 0xC4:
             _parse_huffman(segment, tables)
         elif marker == 0xDD and len(segment) >= 2:
@@ -292,6 +479,8 @@ def _check(data: bytes) -> None:
                 for cid, _, _ in scan:
                     if cid in coverage:
                         coverage[cid][start:end + 1] = low
+                results.append(_progressive_scan(frame, scan, spectral, segments, tables,
+                                                 restart, nonzero))
             else:
                 _check_sequential(frame, scan, segments, tables, restart)
     if frame is not None and frame["marker"] == _SOF_PROGRESSIVE:
@@ -299,6 +488,14 @@ def _check(data: bytes) -> None:
             if lowest.max() > 0:
                 raise _Truncated(f"progressive scans are missing (component {cid} is not "
                                  "complete); the file was cut and an end marker appended")
+        # Every scan but the last is known to be complete (another scan follows it): if
+        # one of them comes up short, this check cannot follow the file; judge nothing.
+        if any(result is None or result[0] < result[1] for result in results[:-1]):
+            return
+        if results and results[-1] is not None and results[-1][0] < results[-1][1]:
+            done, total = results[-1]
+            raise _Truncated(f"the last progressive scan ends after {done} of {total} blocks "
+                             f"({100 * done / total:.0f}%)")
 
 
 def _parse_frame(segment: bytes, marker: int) -> dict:
