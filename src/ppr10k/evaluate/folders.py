@@ -180,7 +180,8 @@ def _map(function: Callable, items: list, workers: int) -> Iterator:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     chunksize = max(1, min(16, len(items) // (4 * workers)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # never more processes than items: with "fork" the pool starts all of them at once
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
         yield from pool.map(function, items, chunksize=chunksize)
 
 
