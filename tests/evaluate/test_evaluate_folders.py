@@ -202,8 +202,11 @@ def test_bad_folders(dataset):
         evaluate_folders(folders["pred"], folders["target"], folders["masks"], progress=False)
     (folders["pred"] / "1356_0.tif").unlink()
     _write_png(folders["pred"] / "1356_0.png", np.zeros((H, W + 2, 3), np.uint8))
-    with pytest.raises(ValueError, match="1356_0.png"):
-        evaluate_folders(folders["pred"], folders["target"], folders["masks"], progress=False)
+    images, _, summary = evaluate_folders(folders["pred"], folders["target"], folders["masks"],
+                                          progress=False)  # the size mismatch is named
+    assert [f["stem"] for f in summary["failed"]] == ["1356_0"]
+    assert "1356_0.png" in summary["failed"][0]["reason"]
+    assert "1356_0" not in [row["stem"] for row in images] and images
 
 
 # ---- command line --------------------------------------------------------------------------

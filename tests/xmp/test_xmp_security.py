@@ -147,3 +147,19 @@ def test_cli_reports_one_line_and_exit_1(tmp_path, capsys, secret):
         assert captured.out == ""
         assert captured.err.count("\n") == 1 and name in captured.err
         assert "TOP-SECRET" not in captured.err
+
+
+def _nested(depth: int) -> str:
+    return ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+            'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description>'
+            + "<a>" * depth + "</a>" * depth + "</rdf:Description></rdf:RDF></x:xmpmeta>")
+
+
+def test_nesting_deeper_than_the_limit_is_refused_in_one_line() -> None:
+    from ppr10k.xmp.document import MAX_DEPTH
+
+    parse_xmp(_nested(MAX_DEPTH - 4), source="ok.xmp")  # 4 levels above the <a>s
+    with pytest.raises(XmpError, match=r"^deep\.xmp: nested deeper than 100 element levels"):
+        parse_xmp(_nested(MAX_DEPTH), source="deep.xmp")
+    with pytest.raises(XmpError, match="nested deeper"):
+        parse_xmp(_nested(sys.getrecursionlimit() * 3), source="deeper.xmp")

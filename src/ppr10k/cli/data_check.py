@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ppr10k.cli.main import number_type
+
 
 def register(subparsers) -> None:
     """Add ``data check``."""
@@ -15,7 +17,10 @@ def register(subparsers) -> None:
     p.add_argument("--expert", choices=("a", "b", "c"), action="append",
                    help="expert(s) to check (repeatable; default all three; PPR10K only)")
     p.add_argument("--no-sizes", action="store_true", help="skip reading image headers")
-    p.add_argument("--val-share", type=float, default=0.1,
+    p.add_argument("--pixels", action="store_true",
+                   help="also decode every image and mask to find damaged ones (truncated "
+                        "data, NaN samples), which headers do not show; slower")
+    p.add_argument("--val-share", type=number_type(float, low=0.0, high=1.0), default=0.1,
                    help="pairs: share of the groups held out for validation (default 0.1)")
     p.add_argument("--seed", type=int, default=0,
                    help="pairs: seed that picks the validation groups (default 0)")
@@ -29,11 +34,11 @@ def run(args: argparse.Namespace) -> int:
         if args.expert:
             raise ValueError("--expert applies to PPR10K roots; a pairs folder has one editor")
         _, report = check_pairs(args.root, check_sizes=not args.no_sizes,
-                                val_share=args.val_share, seed=args.seed)
+                                val_share=args.val_share, seed=args.seed, pixels=args.pixels)
     else:
         experts = tuple(args.expert) if args.expert else EXPERTS
         report = check_dataset(args.root, experts, check_sizes=not args.no_sizes,
-                               progress=True)
+                               progress=True, pixels=args.pixels)
     width = max(len(k) for k in report.counts) if report.counts else 10
     for folder, count in report.counts.items():
         print(f"{folder:<{width}}  {count:>7}")

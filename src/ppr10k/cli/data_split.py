@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from ppr10k.cli.main import number_type
+
 DESCRIPTION = """\
 Split PPR10K files into train/ and val/ by group id: groups < FIRST_VAL_GROUP (1356) are
 training (8,875 photos), the rest validation (2,286 photos), matched by file name G_I[_K].ext.
@@ -17,7 +19,10 @@ Files copied by default; nothing is overwritten.
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ppr10k.cli.main import check_output_folder
     from ppr10k.data.split import split_dataset
+
+    check_output_folder(args.out)
 
     report = split_dataset(args.root, None if args.dry_run else args.out,
                            first_val_group=args.first_val_group, mode=args.mode,
@@ -33,7 +38,7 @@ def register(subparsers) -> None:
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", help="flat folder of G_I[_K].ext files, or a PPR10K folder")
     parser.add_argument("--out", required=True, help="destination: OUT/train, OUT/val")
-    parser.add_argument("--first-val-group", type=int, default=1356,
+    parser.add_argument("--first-val-group", type=number_type(int, low=0), default=1356,
                         help="first validation group id (1356)")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--move", dest="mode", action="store_const", const="move",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ppr10k.cli.main import number_type
+
 DESCRIPTION = """\
 Statistics of a PPR10K folder (with xmp_source/, xmp_target_a|b|c/ and optionally raw/),
 or of one folder of sidecars. Writes PNG plots to --plots: settings/<Name>.png (each
@@ -14,7 +16,10 @@ there are none), and stats.json with every number.
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ppr10k.cli.main import check_output_folder
     from ppr10k.data.stats import dataset_stats
+
+    check_output_folder(args.plots, "--plots")
 
     stats = dataset_stats(args.root, args.plots, bins=args.bins, progress=not args.quiet)
     groups = stats["groups"]
@@ -42,6 +47,6 @@ def register(subparsers) -> None:
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("root", help="PPR10K folder (xmp_source/, xmp_target_a/, raw/, ...)")
     parser.add_argument("--plots", required=True, help="output folder for PNGs + stats.json")
-    parser.add_argument("--bins", type=int, default=50, help="histogram bins (50)")
+    parser.add_argument("--bins", type=number_type(int, low=1, high=10000), default=50, help="histogram bins (50)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=_run)

@@ -8,6 +8,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from ppr10k.cli.main import check_output_file, check_output_folder, number_type
+
 
 def register(subparsers) -> None:
     """Add the `evaluate` and `compare` subcommands."""
@@ -36,12 +38,15 @@ def register(subparsers) -> None:
                         help="write one row per group (mean measures and its M^GLC term)")
     parser.add_argument("--plots", type=Path, metavar="DIR",
                         help="write PSNR/ΔE histograms and the worst groups by GLC as PNG")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+    parser.add_argument("--workers", type=number_type(int, low=0),
+                        default=os.cpu_count() or 1, metavar="N",
                         help="processes to use (default: one per CPU, here %(default)s)")
     parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                         help="fail (exit 1) when a prediction, target or mask is missing "
                              "(default: on); --no-strict scores the complete pairs only")
-    parser.add_argument("--psnr-cap", type=float, default=100.0, metavar="DB",
+    parser.add_argument("--psnr-cap",
+                        type=number_type(float, low=0.0, low_open=True, allow_inf=True),
+                        default=100.0, metavar="DB",
                         help="an identical image's PSNR is infinite; averages count each "
                              "image as at most DB (default %(default)s; 'inf': no cap, "
                              "like MATLAB)")
@@ -65,9 +70,11 @@ def register(subparsers) -> None:
     compare.add_argument("--group", required=True, metavar="G", help="group id, e.g. 1356")
     compare.add_argument("--out", required=True, type=Path, metavar="FILE",
                          help="output PNG")
-    compare.add_argument("--max-photos", type=int, metavar="N",
+    compare.add_argument("--max-photos", type=number_type(int, low=1),
+                         metavar="N",
                          help="show at most N photos of the group")
-    compare.add_argument("--cell-height", type=int, default=180, metavar="PX",
+    compare.add_argument("--cell-height", type=number_type(int, low=8, high=4096),
+                         default=180, metavar="PX",
                          help="height of each photo cell in pixels (default %(default)s)")
     compare.add_argument("--overwrite", action="store_true",
                          help="replace an existing --out file (refused otherwise)")
@@ -109,8 +116,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
         write_summary_json,
     )
 
-    if args.workers < 0:
-        raise ValueError(f"--workers must be >= 0, got {args.workers}")
+    for option, path in (("--csv", args.csv), ("--group-csv", args.group_csv),
+                         ("--json", args.json)):
+        check_output_file(path, option)
+    check_output_folder(args.plots, "--plots")
     group_csv = args.group_csv or (default_group_csv(args.csv) if args.csv else None)
     outputs = [(o, p) for o, p in (("--json", args.json), ("--csv", args.csv),
                                    ("--group-csv", group_csv)) if p is not None]
@@ -131,6 +140,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         )
     for warning in caught:
         print(f"ppr10k evaluate: warning: {warning.message}", file=sys.stderr)
+    for failure in summary.get("failed", []):
+        print(f"ppr10k evaluate: error: {failure['reason']}", file=sys.stderr)
 
     written = []
     if args.csv:
@@ -151,6 +162,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(format_table(summary, ascii_only=ascii_only))
     for path in written:
         print(f"wrote {path}")
+    failed = summary.get("failed", [])
+    if failed:
+        print(f"ppr10k evaluate: {len(failed)} of {len(failed) + summary['n_images']} pairs "
+              "could not be scored (named above); the rest are scored", file=sys.stderr)
+        return 1
     return 0
 
 

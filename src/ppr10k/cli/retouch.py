@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
+from ppr10k.cli.main import UsageError, check_output_folder, number_type
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS
 
 
@@ -15,16 +17,16 @@ def _pixels(text: str) -> int:
         return 0
     scale = 1_000_000 if text.endswith(("m", "mp")) else 1
     try:
-        return int(float(text.rstrip("mp")) * scale)
+        value = float(text.rstrip("mp")) * scale
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a pixel count: {text!r} (e.g. 100M)") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"not a pixel count: {text!r} (e.g. 100M; 0 = no "
+                                         "limit)")
+    return int(value)
 
 
-def _strength(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return value
+_strength = number_type(float, low=0.0, high=1.0)
 
 
 def register(subparsers) -> None:
@@ -52,7 +54,8 @@ def register(subparsers) -> None:
     p.add_argument("--group-by", choices=("auto", "prefix", "folder", "time"), default="auto",
                    help="group = PPR10K G_ prefix, folder, or capture times within "
                         "--group-gap (default auto: prefix, else time, else folder)")
-    p.add_argument("--group-gap", type=float, default=300.0, metavar="SECONDS",
+    p.add_argument("--group-gap", type=number_type(float, low=0.0), default=300.0,
+                   metavar="SECONDS",
                    help="largest gap between shots of one group (default 300 s)")
     p.add_argument("--group-strength", type=_strength, default=1.0, metavar="S",
                    help="0..1: how far weights move to the group mean (default 1: identical)")
@@ -62,11 +65,13 @@ def register(subparsers) -> None:
     existing.add_argument("--overwrite", action="store_true",
                           help="replace existing outputs (without this or --skip-existing, "
                                "an existing output stops the run before it starts)")
-    p.add_argument("--workers", type=int, default=1, help="photos in flight (default 1)")
+    p.add_argument("--workers", type=number_type(int, low=1), default=1,
+                   help="photos in flight (default 1)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse larger images, e.g. 100M (default); 0 = no limit")
-    p.add_argument("--quality", type=int, default=95, help="JPEG quality (default 95)")
+    p.add_argument("--quality", type=number_type(int, low=1, high=100), default=95,
+                   help="JPEG quality, 1-100 (default 95)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -83,6 +88,10 @@ def run(args: argparse.Namespace) -> int:
     # only: the library's retouch() leaves torch's settings alone.
     torch.set_num_threads(1)
 
+    check_output_folder(args.out)
+    if args.bits == 16 and args.fmt == "jpg":
+        raise UsageError("--bits 16 --format jpg: JPEG is 8-bit; use --format png or tif for "
+                         "16-bit output")
     if args.model is None:
         print(f"using the default model {DEFAULT_MODEL} (see `ppr10k models`; choose another "
               "with --model)", file=sys.stderr)

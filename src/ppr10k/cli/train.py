@@ -8,6 +8,8 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ppr10k.cli.main import check_output_folder, number_type
+
 if TYPE_CHECKING:
     from ppr10k.train.config import TrainConfig
 
@@ -20,14 +22,9 @@ _TRAIN_OPTIONS = ("data", "out", "expert", "hrp", "glc", "epochs", "batch_size",
 _MODEL_OPTIONS = ("family", "backbone", "n_luts", "lut_dim", "curve_dim", "width", "init")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+_positive = number_type(int, low=1)
+_rate = number_type(float, low=0.0, low_open=True)  # a learning rate: finite, > 0
+_weight = number_type(float, low=0.0)  # a loss weight: finite, >= 0
 
 
 def register(subparsers) -> None:
@@ -51,33 +48,35 @@ def register(subparsers) -> None:
                    help="human-region priority loss (default on)")
     p.add_argument("--glc", action=argparse.BooleanOptionalAction, default=None,
                    help="group-level consistency loss (default on)")
-    p.add_argument("--epochs", type=int, help="default 200")
-    p.add_argument("--batch-size", dest="batch_size", type=int, help="default 16")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
-    p.add_argument("--backbone-lr", dest="backbone_lr", type=float,
+    p.add_argument("--epochs", type=_positive, help="default 200")
+    p.add_argument("--batch-size", dest="batch_size", type=_positive, help="default 16")
+    p.add_argument("--lr", type=_rate, help="Adam learning rate (default 1e-4)")
+    p.add_argument("--backbone-lr", dest="backbone_lr", type=_rate,
                    help="learning rate of the weight predictor (default: --lr)")
-    p.add_argument("--lambda-sparse", dest="lambda_sparse", type=float,
+    p.add_argument("--lambda-sparse", dest="lambda_sparse", type=_weight,
                    help="weight of mean(w^2) (default: the family's; lut3d: --lambda-smooth)")
-    p.add_argument("--lambda-smooth", dest="lambda_smooth", type=float,
+    p.add_argument("--lambda-smooth", dest="lambda_smooth", type=_weight,
                    help="weight of the LUTs' TV (default: the family's; lut3d 1e-4)")
-    p.add_argument("--lambda-mono", dest="lambda_mono", type=float,
+    p.add_argument("--lambda-mono", dest="lambda_mono", type=_weight,
                    help="weight of the LUTs' monotonicity (default: the family's; lut3d 10)")
     p.add_argument("--backbone", choices=sorted(BACKBONES), help="default resnet18")
     p.add_argument("--width", type=_positive,
                    help="channels of the tiny backbone's first block (default 16; seplut 8)")
-    p.add_argument("--curve-dim", dest="curve_dim", type=_positive,
+    p.add_argument("--curve-dim", dest="curve_dim",
+                   type=number_type(int, low=2, high=4097),
                    help="seplut: knots of the per-channel 1D LUTs (default 17)")
     p.add_argument("--backbone-weights", dest="backbone_weights",
                    help="ResNet-18 ImageNet weights: auto (torchvision cache if present), "
                         "imagenet (torchvision download), none, or a local .pth path")
     p.add_argument("--n-luts", dest="n_luts", type=_positive, help="basis LUTs (default 5)")
-    p.add_argument("--lut-dim", dest="lut_dim", type=_positive,
+    p.add_argument("--lut-dim", dest="lut_dim", type=number_type(int, low=2, high=129),
                    help="3D LUT lattice size (default: lut3d/adaint 33, seplut 17)")
     p.add_argument("--init", choices=("identity", "reference"),
                    help="weight-predictor start: identity (default) or the reference's random")
-    p.add_argument("--max-steps-per-epoch", dest="max_steps_per_epoch", type=int,
+    p.add_argument("--max-steps-per-epoch", dest="max_steps_per_epoch", type=_positive,
                    help="cut each epoch short (quick experiments)")
-    p.add_argument("--num-workers", dest="num_workers", type=int, help="data loader workers")
+    p.add_argument("--num-workers", dest="num_workers", type=number_type(int, low=0),
+                   help="data loader workers")
     p.add_argument("--config", help="JSON or TOML config file")
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=("auto", "cpu", "cuda"))
@@ -140,6 +139,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def run_train(args: argparse.Namespace) -> int:
     from ppr10k.train import train
 
+    check_output_folder(args.out)
     config = config_from_args(args)
     if not config.data:
         raise ValueError("--data ROOT is required (or `data` in the --config file)")
@@ -156,6 +156,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from ppr10k.models.zoo import resolve_model
     from ppr10k.train import predict_split
 
+    check_output_folder(args.out)
     written = predict_split(args.data, args.split, resolve_model(args.model), args.out,
                             args.device, progress=not args.quiet, overwrite=args.overwrite)
     print(f"wrote {len(written)} predictions to {args.out}")
@@ -169,7 +170,8 @@ def run_import_official(args: argparse.Namespace) -> int:
     if not paths:
         raise ValueError("give the checkpoint file(s): PATH... (or --luts and --classifier)")
     out = Path(args.out)
-    if out.exists() and (out.is_file() or any(out.iterdir())):
+    check_output_folder(out)
+    if out.exists() and any(out.iterdir()):
         raise ValueError(f"--out {out} exists and is not an empty folder; choose a new one")
     path = import_official(paths, out, family=args.family, expert=args.expert,
                            input_space=args.input_space)

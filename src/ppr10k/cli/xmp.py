@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from ppr10k.cli.main import check_output_folder, number_type
 
 AUGMENT_EPILOG = """\
 scheme 1 (default): random offsets on the source settings, uniform in
@@ -71,6 +74,9 @@ def _diff(args: argparse.Namespace) -> int:
 def _augment(args: argparse.Namespace) -> int:
     from ppr10k.xmp.batch import augment_folder
 
+    check_output_folder(args.out)
+    check_output_folder(args.target_out, "--target-out")
+
     if args.paired and (args.target is None or args.target_out is None):
         raise ValueError("--paired needs --target DIR (expert sidecars) and --target-out DIR")
     if not args.paired and (args.target is not None or args.target_out is not None):
@@ -84,6 +90,9 @@ def _augment(args: argparse.Namespace) -> int:
                             progress=not args.quiet, overwrite=args.overwrite)
     print(report.format())
     print(f"offsets: {args.out}/augment_offsets.csv, summary: {args.out}/augment_summary.json")
+    for file, reason in report.skipped:
+        where = reason if reason.startswith(file) else f"{file}: {reason}"
+        print(f"ppr10k xmp augment: error: {where}", file=sys.stderr)
     return 1 if report.skipped else 0
 
 
@@ -114,7 +123,7 @@ def register(subparsers) -> None:
         epilog=AUGMENT_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     augment.add_argument("--source", required=True, help="folder of source sidecars G_I.xmp")
     augment.add_argument("--out", required=True, help="folder for the augmented G_I_K.xmp")
-    augment.add_argument("--versions", type=int, default=5, help="versions per photo (5)")
+    augment.add_argument("--versions", type=number_type(int, low=1), default=5, help="versions per photo (5)")
     augment.add_argument("--seed", type=int, default=0, help="random seed (0)")
     augment.add_argument("--paired", action="store_true",
                          help="scheme 2: also write compensated expert sidecars")

@@ -50,7 +50,8 @@ class Sample:
 class DatasetProblem:
     """A problem found in a dataset folder, with the file it concerns."""
 
-    kind: str  # missing-target, missing-mask, missing-source, size-mismatch, unreadable, stray-name
+    kind: str  # missing-target, missing-mask, missing-source, size-mismatch, unreadable,
+    # damaged (pixels that do not decode: --pixels), stray-name
     path: Path
     detail: str = ""
 
@@ -159,6 +160,23 @@ def image_size(path: Path) -> tuple[int, int]:
         return img.height, img.width
 
 
+def pixel_problem(path: Path, mask: bool = False) -> str | None:
+    """Decode a whole image (or mask); the one-line reason it is damaged, or None.
+
+    Finds what headers hide: truncated image data, NaN samples, corrupt compressed data.
+    """
+    from ppr10k.io import read_mask, read_photo
+
+    try:
+        if mask:
+            read_mask(path)
+        else:
+            read_photo(path, max_pixels=None, metadata=False)
+    except (OSError, ValueError) as error:
+        return str(error).removeprefix(f"{path}: ")[:200]
+    return None
+
+
 @dataclass
 class CheckReport:
     """What :func:`check_dataset` found: counts per folder and every problem."""
@@ -176,12 +194,14 @@ class CheckReport:
 
 
 def check_dataset(root: str | os.PathLike, experts: tuple[str, ...] = EXPERTS,
-                  check_sizes: bool = True, progress: bool = False) -> CheckReport:
+                  check_sizes: bool = True, progress: bool = False,
+                  pixels: bool = False) -> CheckReport:
     """Check a PPR10K root: pair every split with every expert and its masks.
 
     Counts files per split, source folder, expert and mask folder; reports missing targets
     and masks, sources without targets, stray names, unreadable files and size mismatches
-    (source vs target vs mask of the same photo).
+    (source vs target vs mask of the same photo); with ``pixels``, decodes every file once
+    and reports damaged ones (:func:`pixel_problem`).
     """
     from tqdm import tqdm
 
@@ -203,13 +223,20 @@ def check_dataset(root: str | os.PathLike, experts: tuple[str, ...] = EXPERTS,
                 if (problem.kind, problem.path) not in seen:
                     seen.add((problem.kind, problem.path))
                     report.problems.append(problem)
-            if not check_sizes:
+            if not check_sizes and not pixels:
                 continue
             for sample in tqdm(samples, desc=f"check {split}/target_{expert}", unit="img",
                                disable=not progress, leave=False):
                 sizes = {}
                 for path in (sample.source, sample.target, sample.mask):
                     if path is None:
+                        continue
+                    if pixels and ("decoded", path) not in seen:
+                        seen.add(("decoded", path))
+                        reason = pixel_problem(path, mask=path == sample.mask)
+                        if reason is not None:
+                            report.problems.append(DatasetProblem("damaged", path, reason))
+                    if not check_sizes:
                         continue
                     try:
                         sizes[path] = image_size(path)

@@ -385,12 +385,13 @@ def index_training_data(data: str | os.PathLike, split: str, expert: str = "a",
 
 
 def check_pairs(spec: str | PairsSpec, check_sizes: bool = True, val_share: float = 0.1,
-                seed: int = 0) -> tuple[PairsIndex, CheckReport]:
+                seed: int = 0, pixels: bool = False) -> tuple[PairsIndex, CheckReport]:
     """Index a pairs spec and check it (what ``ppr10k data check pairs:...`` prints).
 
     Adds to the index's problems, with ``check_sizes``: unreadable files and size
     mismatches (an edit whose aspect ratio differs from its original's, i.e. cropped or
-    rotated; a scaled export is fine), read from the headers (orientation applied).
+    rotated; a scaled export is fine), read from the headers (orientation applied); with
+    ``pixels``, every file decoded once and the damaged ones (raws: seconds each).
 
     Returns:
         ``(index, report)``: the report's counts are ``originals``, ``edited``, ``masks``,
@@ -408,6 +409,18 @@ def check_pairs(spec: str | PairsSpec, check_sizes: bool = True, val_share: floa
                      "train pairs": len(index.train), "val pairs": len(index.val),
                      "groups": len(index.groups), "val groups": len(index.val_groups)}
     report.problems = list(index.problems)
+    if pixels:
+        from ppr10k.data.layout import pixel_problem
+
+        checked: set[Path] = set()
+        for sample in index.train + index.val:
+            for path in (sample.source, sample.target, sample.mask):
+                if path is None or path in checked:
+                    continue
+                checked.add(path)
+                reason = pixel_problem(path, mask=path == sample.mask)
+                if reason is not None:
+                    report.problems.append(DatasetProblem("damaged", path, reason))
     if check_sizes:
         for sample in index.train + index.val:
             sizes = {}

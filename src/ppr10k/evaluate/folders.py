@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 from ppr10k.evaluate import _kernel
 from ppr10k.evaluate.metrics import group_consistency, resize_mask, score_pair
 from ppr10k.evaluate.pairing import MissingFilesError, Pair, Pairing, pair_files, stem_sort_key
+from ppr10k.io.decode import PhotoError
 from ppr10k.io.image import read_image_native, read_mask
 
 #: The paper's measures, in its column order.
@@ -47,6 +48,23 @@ class Evaluation(NamedTuple):
     summary: dict
 
 
+#: What reading a damaged image file raises (Pillow, tifffile, imagecodecs, NumPy).
+_READ_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError,
+                RuntimeError, MemoryError)
+
+
+def _read(path: os.PathLike, reader: Callable[[os.PathLike], np.ndarray]) -> np.ndarray:
+    """``reader(path)``; a damaged file is a :class:`PhotoError` naming it."""
+    try:
+        return reader(path)
+    except PhotoError:
+        raise
+    except _READ_ERRORS as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        reason = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+        raise PhotoError(f"{path}: cannot read image ({reason})") from None
+
+
 def score_files(pair: Pair) -> dict:
     """Read one pair's files and score them (a per-image row).
 
@@ -55,16 +73,17 @@ def score_files(pair: Pair) -> dict:
 
     Raises:
         ValueError: prediction and target differ in size (naming both files).
+        PhotoError: a damaged file (naming it).
     """
-    prediction = read_image_native(pair.prediction)
-    target = read_image_native(pair.target)
+    prediction = _read(pair.prediction, read_image_native)
+    target = _read(pair.target, read_image_native)
     if prediction.shape != target.shape:
         raise ValueError(
             f"{pair.prediction} is {prediction.shape[1]}x{prediction.shape[0]} but its target "
             f"{pair.target} is {target.shape[1]}x{target.shape[0]}; predictions must have the "
             "target's size"
         )
-    mask = read_mask(pair.mask)
+    mask = _read(pair.mask, read_mask)
     mask_resized = mask.shape != prediction.shape[:2]
     if mask_resized:
         mask = resize_mask(mask, prediction.shape[:2])
@@ -83,6 +102,14 @@ def score_files(pair: Pair) -> dict:
         "mask": pair.mask.name,
         "bit_depth": 16 if prediction.dtype == np.uint16 else 8,
     }
+
+
+def _score_or_reason(pair: Pair) -> dict | str:
+    """A per-image row, or the one-line reason why the pair cannot be scored."""
+    try:
+        return score_files(pair)
+    except (ValueError, OSError, MemoryError) as error:  # damaged file, size mismatch
+        return str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
 
 
 def _capped(values: Iterable[float], cap: float | None) -> np.ndarray:
@@ -157,7 +184,8 @@ def _map(function: Callable, items: list, workers: int) -> Iterator:
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
     chunksize = max(1, min(16, len(items) // (4 * workers)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    # never more processes than items: with "fork" the pool starts all of them at once
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context) as pool:
         yield from pool.map(function, items, chunksize=chunksize)
 
 
@@ -186,7 +214,11 @@ def evaluate_folders(
 
     Returns:
         :class:`Evaluation` ``(images, groups, summary)``; ``summary["missing"]`` lists the
-        missing names.
+        missing names, ``summary["failed"]`` the pairs that could not be scored (a damaged
+        file: ``{"stem", "reason"}``, the reason naming the file); the rest are scored.
+
+    Raises:
+        ValueError: no pair at all could be scored (the first reason is given).
 
     Example:
         >>> images, groups, summary = evaluate_folders("pred", "val/target_a", "val/masks")
@@ -204,9 +236,15 @@ def evaluate_folders(
         )
     if workers == 0:
         workers = os.cpu_count() or 1
-    results = _map(score_files, pairing.pairs, workers)
-    images = list(tqdm(results, total=len(pairing.pairs), desc="evaluate", unit="img",
-                       disable=not progress, dynamic_ncols=True))
+    results = _map(_score_or_reason, pairing.pairs, workers)
+    rows = list(tqdm(results, total=len(pairing.pairs), desc="evaluate", unit="img",
+                     disable=not progress, dynamic_ncols=True))
+    images = [row for row in rows if isinstance(row, dict)]
+    failed = [{"stem": pair.stem, "reason": row} for pair, row in zip(pairing.pairs, rows)
+              if not isinstance(row, dict)]
+    if not images:
+        raise ValueError(f"none of the {len(rows)} pairs could be scored; "
+                         f"first: {failed[0]['reason']}")
     groups = group_rows(images, psnr_cap)
     summary = summarize(images, groups, psnr_cap)
     summary["missing"] = {
@@ -214,4 +252,5 @@ def evaluate_folders(
         "targets": pairing.missing_targets,
         "masks": pairing.missing_masks,
     }
+    summary["failed"] = failed
     return Evaluation(images, groups, summary)

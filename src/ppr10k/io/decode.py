@@ -64,7 +64,10 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
     float TIFFs are clipped to [0, 1], raws are developed to 16-bit sRGB (LibRaw).
 
     Raises:
-        PhotoError: a layout that is not RGB or grey (e.g. CMYK TIFF), or unusual samples.
+        PhotoError: a layout that is not RGB or grey (e.g. CMYK TIFF), unusual samples,
+            NaN or infinite float samples, a JPEG whose image data is cut short
+            (:func:`ppr10k.io.jpeg_check.jpeg_truncation`), any damaged file: one line
+            naming the file.
     """
     path = Path(path)
     kind = kind or kind_from_suffix(path)
@@ -72,8 +75,34 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
         from ppr10k.io.raw import read_raw
 
         return read_raw(path, space=raw_space)
+    try:
+        return _decode(path, kind)
+    except (PhotoError, FileNotFoundError):
+        raise
+    except DECODE_ERRORS as error:
+        raise decode_error(path, kind, error) from None
+
+
+#: What decoders raise for a damaged file (imagecodecs: RuntimeError).
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError,
+                 tifffile.TiffFileError, RuntimeError)
+
+
+def decode_error(path: Path, kind: str, error: BaseException) -> PhotoError:
+    """A decoder's exception as a one-line :class:`PhotoError` naming the file."""
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    reason = reason or type(error).__name__
+    if "truncated" in reason or "failed to read" in reason or "too small" in reason:
+        reason = f"truncated file ({reason})"
+    return PhotoError(f"{path}: cannot decode {kind.upper()}: {reason}")
+
+
+def _decode(path: Path, kind: str) -> np.ndarray:
+    """JPEG, PNG and TIFF samples (errors as the decoders raise them)."""
     if kind == "tiff":
         return _decode_tiff(path)
+    if kind == "jpeg":
+        _check_jpeg_complete(path)
     if kind == "png" and _png_depth(path) == 16:
         array = imagecodecs.png_decode(path.read_bytes())
         return _rgb(np.asarray(array), path)
@@ -86,6 +115,15 @@ def decode_pixels(path: str | os.PathLike, kind: str | None = None,
                 return _rgb(grey, path)
             rgb = img if img.mode == "RGB" else img.convert("RGB")
             return np.array(rgb)  # writable (np.asarray of a PIL image is read-only)
+
+
+def _check_jpeg_complete(path: Path) -> None:
+    """Refuse a JPEG whose image data was cut short (decoders fill the rest with grey)."""
+    from ppr10k.io.jpeg_check import jpeg_truncation
+
+    reason = jpeg_truncation(path.read_bytes())
+    if reason is not None:
+        raise PhotoError(f"{path}: cannot decode JPEG: truncated file ({reason})")
 
 
 def _png_depth(path: Path) -> int:
@@ -105,6 +143,19 @@ def _rgb(array: np.ndarray, path: Path) -> np.ndarray:
     return np.ascontiguousarray(array[:, :, :3])
 
 
+def _check_finite(array: np.ndarray, path: Path) -> None:
+    """Refuse float samples that are NaN or infinite (a damaged or non-image file)."""
+    finite = np.isfinite(array)
+    if finite.all():
+        return
+    nan = int(np.isnan(array).sum())
+    inf = int(array.size - finite.sum()) - nan
+    parts = [f"{n} sample{' is' if n == 1 else 's are'} {what}"
+             for n, what in ((nan, "NaN"), (inf, "infinite")) if n]
+    raise PhotoError(f"{path}: {' and '.join(parts)} (of {array.size}); the float TIFF is "
+                     "damaged or holds no [0, 1] image")
+
+
 def _decode_tiff(path: Path) -> np.ndarray:
     with tifffile.TiffFile(path) as tif:
         page = tif.pages[0]
@@ -121,5 +172,6 @@ def _decode_tiff(path: Path) -> np.ndarray:
     if array.dtype in (np.uint8, np.uint16):
         return _rgb(array, path)
     if array.dtype.kind == "f":
+        _check_finite(array, path)
         return _rgb(np.clip(array.astype(np.float32), 0.0, 1.0), path)
     raise PhotoError(f"{path}: {array.dtype} samples are not supported (8/16-bit or float)")

@@ -21,7 +21,7 @@ import numpy as np
 import tifffile
 from PIL import Image
 
-from ppr10k.io.decode import decode_pixels
+from ppr10k.io.decode import DECODE_ERRORS, PhotoError, decode_error, decode_pixels
 
 if TYPE_CHECKING:
     import torch
@@ -73,13 +73,25 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 
 def read_mask(path: str | os.PathLike) -> np.ndarray:
-    """Read a human-region mask: boolean ``(H, W)``, True where the file is non-zero."""
+    """Read a human-region mask: boolean ``(H, W)``, True where the file is non-zero.
+
+    Raises:
+        PhotoError: a damaged file, naming it.
+    """
     path = Path(path)
-    if path.suffix.lower() in _TIFF_SUFFIXES:
-        array = tifffile.imread(path)
-    else:
-        with Image.open(path) as img:
-            array = np.asarray(img)
+    try:
+        if path.suffix.lower() in _TIFF_SUFFIXES:
+            array = tifffile.imread(path)
+        else:
+            with Image.open(path) as img:
+                array = np.asarray(img)
+    except FileNotFoundError:
+        raise
+    except DECODE_ERRORS as error:
+        kind = path.suffix.lstrip(".").lower() or "mask"
+        raise decode_error(path, kind, error) from None
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        raise PhotoError(f"{path}: mask samples are NaN or infinite; the mask is damaged")
     if array.ndim == 3:
         array = array[:, :, :3].max(axis=2) if array.shape[2] >= 3 else array[:, :, 0]
     return array != 0

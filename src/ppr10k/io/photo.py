@@ -18,9 +18,11 @@ import numpy as np
 import tifffile
 
 from ppr10k.io.decode import (
+    DECODE_ERRORS,
     SUFFIX_KINDS,
     PhotoError,
     PhotoTooLargeError,
+    decode_error,
     decode_pixels,
     open_image,
 )
@@ -201,12 +203,8 @@ def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
         raise
     except RawDecodeError as error:
         raise PhotoError(str(error)) from None
-    except (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError,
-            tifffile.TiffFileError, RuntimeError) as error:  # imagecodecs: RuntimeError
-        reason = str(error) or type(error).__name__
-        if "truncated" in reason or "failed to read" in reason or "too small" in reason:
-            reason = f"truncated file ({reason})"
-        raise PhotoError(f"{path}: cannot decode {kind.upper()}: {reason}") from None
+    except DECODE_ERRORS as error:
+        raise decode_error(path, kind, error) from None
     meta = read_metadata(path, kind) if metadata else PhotoMetadata()
     return Photo(pixels=pixels, metadata=meta, kind=kind, path=path)
 

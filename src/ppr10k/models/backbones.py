@@ -161,7 +161,9 @@ def load_imagenet_weights(backbone: ResNet18Backbone, weights: str | None) -> st
             return "random"
         if not path.is_file():
             raise FileNotFoundError(f"backbone weights not found: {path}")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        from ppr10k.models.official import load_checkpoint_file
+
+        state = load_checkpoint_file(path)
         origin = str(path)
     if not isinstance(state, dict):
         raise ValueError(f"{origin}: not a ResNet-18 state dict")  # noqa: TRY004

@@ -62,11 +62,14 @@ def read_checkpoint_info(path: str | os.PathLike) -> dict[str, Any]:
             f"no ppr10k model at {path} (expected {weights}); train one with `ppr10k train`, "
             "convert a published one with `ppr10k import-official`, or name a zoo model "
             "(`ppr10k models`)")
+    if weights.stat().st_size == 0:
+        raise ValueError(f"{weights}: empty file (0 bytes); the model was not saved "
+                         "completely: save or copy it again")
     try:
         with safe_open(str(weights), framework="pt") as f:
             metadata = f.metadata() or {}
         info = json.loads(metadata["ppr10k"])
-    except (SafetensorError, OSError, KeyError, ValueError) as error:
+    except (SafetensorError, OSError, KeyError, ValueError, TypeError) as error:
         raise ValueError(f"{weights}: not a readable ppr10k checkpoint "
                          f"({type(error).__name__})") from None
     if not isinstance(info, dict) or not isinstance(info.get("model"), dict):
@@ -103,9 +106,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
     weights = _weights_file(Path(path))
     try:
         config = ModelConfig.from_dict(info["model"])
-    except (TypeError, ValueError) as error:
+        model = create_model(config, backbone_weights=None)
+    except (TypeError, ValueError, KeyError) as error:
         raise ValueError(f"{weights}: bad model config ({error})") from None
-    model = create_model(config, backbone_weights=None)
     try:
         state = load_file(str(weights))
     except (SafetensorError, OSError) as error:
@@ -118,7 +121,23 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> t
         first = str(error).strip().splitlines()[0]
         raise ValueError(f"{weights}: weights do not fit a {config.family} model "
                          f"({first})") from None
+    check_finite(model, weights)
     return model.to(device).eval()
+
+
+def check_finite(model: torch.nn.Module, source: str | os.PathLike) -> None:
+    """Refuse a model whose parameters or buffers hold NaN or infinite values.
+
+    Raises:
+        ValueError: naming ``source`` and the first tensors that are not finite.
+    """
+    bad = [name for name, value in model.state_dict().items()
+           if value.is_floating_point() and not bool(torch.isfinite(value).all())]
+    if bad:
+        more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+        raise ValueError(f"{source}: the model's weights are not finite (NaN or infinite "
+                         f"values in {', '.join(bad[:3])}{more}); the model is damaged, "
+                         "e.g. by a diverged training run")
 
 
 def load_official(paths: Sequence[str | os.PathLike], family: str | None = None,

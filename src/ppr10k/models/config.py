@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +13,35 @@ from ppr10k.models.registry import get_family
 
 #: Colour spaces a model can take as input (see :mod:`ppr10k.models.zoo`).
 INPUT_SPACES = ("srgb", "xyz")
+
+
+def check_field_types(cls: type, data: dict[str, Any], what: str) -> None:
+    """Refuse values of the wrong type for a dataclass's int, float, str and bool fields.
+
+    Raises:
+        ValueError: ``what: key must be a <type>, got <value>`` for the first bad value.
+    """
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        hint = hints.get(key)
+        if hint is None or value is None:
+            continue
+        origin = typing.get_origin(hint)
+        if origin is None:
+            allowed: tuple = (hint,)
+        elif origin in (typing.Union, types.UnionType):
+            allowed = tuple(t for t in typing.get_args(hint) if t is not type(None))
+        else:
+            continue
+        if not all(t in (int, float, str, bool) for t in allowed):
+            continue  # nested or composite fields are checked where they are built
+        ok = any(isinstance(value, t) and not (t in (int, float) and isinstance(value, bool))
+                 for t in allowed)
+        if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            names = " or ".join(t.__name__ for t in allowed)
+            raise ValueError(f"{what}: {key} must be {names}, got {value!r}")
 
 
 @dataclass
@@ -76,6 +107,7 @@ class ModelConfig:
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        check_field_types(cls, data, "model config")
         return cls(**data)
 
     def with_family(self, family: str) -> ModelConfig:

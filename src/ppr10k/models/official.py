@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from typing import Any
 
 import torch
@@ -35,7 +36,9 @@ Converted = tuple[dict[str, Any], dict[str, torch.Tensor]]
 def load_checkpoint_file(path: str | os.PathLike) -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU; failures are one-line ValueErrors."""
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "Detected pickle protocol 4": noise here
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise
     except Exception as error:  # noqa: BLE001 - pickle, zip and torch errors alike

@@ -200,7 +200,13 @@ class _Context:
         thumb = predictor_input(photo.pixels, photo.metadata.orientation,
                                 self.model.config.thumbnail)
         with self.lock, torch.no_grad():
-            return {k: v.float() for k, v in self.model.predict(thumb.to(self.device)).items()}
+            params = {k: v.float() for k, v in self.model.predict(thumb.to(self.device)).items()}
+        bad = [key for key, value in params.items() if not bool(torch.isfinite(value).all())]
+        if bad:
+            raise PhotoError(f"{photo.path}: the model predicted parameters that are not "
+                             f"finite ({', '.join(bad)}: NaN or infinite); the model is "
+                             "damaged")
+        return params
 
     def plan(self, params: dict[str, torch.Tensor]) -> ApplyPlan:
         """The apply plan of one photo's parameters (batch of 1)."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ppr10k.models import ModelConfig
+from ppr10k.models.config import check_field_types
 
 
 @dataclass
@@ -105,6 +106,7 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training config keys: {sorted(unknown)} "
                              f"(known: {sorted(names)})")
+        check_field_types(cls, data, "training config")
         return cls(**data)
 
     def updated(self, **changes: Any) -> TrainConfig:
@@ -133,9 +135,14 @@ class TrainConfig:
 def load_config_file(path: str | os.PathLike) -> dict[str, Any]:
     """Read a JSON or TOML config file into a dict (keys as in :class:`TrainConfig`)."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"config file {path} is a folder")
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} not found")
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: cannot parse config (not UTF-8 text)") from None
     try:
         data = tomllib.loads(text) if path.suffix.lower() == ".toml" else json.loads(text)
     except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:

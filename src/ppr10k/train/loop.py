@@ -9,6 +9,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -152,6 +153,44 @@ def _save_checkpoint(run_dir: Path, name: str, model: torch.nn.Module, extra: di
 RUN_FILES = ("config.json", LOG_NAME, "last", "best")
 
 
+_STATE_KEYS = ("model", "optimizer", "epoch", "best_epoch", "best_psnr", "history",
+               "torch_rng")
+
+
+def load_state(path: Path) -> dict:
+    """Read and check ``train_state.pt`` (weights-only); ``history`` comes back parsed.
+
+    Raises:
+        ValueError: naming the file, when it is empty, not a PyTorch file, or lacks a key.
+    """
+    def damaged(reason: str) -> ValueError:
+        return ValueError(f"{path}: damaged training state ({reason}); resume cannot "
+                          "continue from it: start a new run, or train from last/ again")
+
+    if path.stat().st_size == 0:
+        raise damaged("empty file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - pickle, zip and torch errors alike
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise damaged(f"{type(error).__name__}: {first[:120]}") from None
+    if not isinstance(state, dict):
+        raise damaged(f"holds a {type(state).__name__}, not a dict")
+    missing = [key for key in _STATE_KEYS if key not in state]
+    if missing:
+        raise damaged(f"missing {', '.join(missing)}")
+    try:
+        state["history"] = json.loads(state["history"])
+        int(state["epoch"]), int(state["best_epoch"]), float(state["best_psnr"])
+        if not isinstance(state["torch_rng"], torch.Tensor):
+            raise TypeError("torch_rng is not a tensor")
+    except (TypeError, ValueError) as error:
+        raise damaged(str(error)) from None
+    return state
+
+
 def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict]:
     """The family's parameter groups with their learning rates: ``lr`` for the LUT tables,
     ``backbone_lr`` (default ``lr``) for the predictor, each times the family's multiplier."""
@@ -233,6 +272,7 @@ def _train_locked(config: TrainConfig, resume: bool, progress: bool,
     state_path = run_dir / "last" / STATE_NAME
     _check_run_folder(run_dir, resume)  # again: the folder may have changed before the lock
     remove_stale_temps(run_dir, started_at, subfolders=("last", "best"))
+    state = load_state(state_path) if resume else None
     device = resolve_device(config.device)
     seed_everything(config.seed)
 
@@ -266,13 +306,17 @@ def _train_locked(config: TrainConfig, resume: bool, progress: bool,
                                  betas=config.betas)
     result = TrainResult(run_dir)
     start_epoch = 1
-    if resume:
-        state = torch.load(state_path, map_location=device, weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+    if state is not None:
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            raise ValueError(f"{state_path}: the training state does not fit this run's "
+                             f"model ({first[:200]}); was config.json changed?") from None
         torch.set_rng_state(state["torch_rng"].cpu())
         start_epoch = int(state["epoch"]) + 1
-        result.history = json.loads(state["history"])
+        result.history = state["history"]
         result.best_psnr = float(state["best_psnr"])
         result.best_epoch = int(state["best_epoch"]) if state["best_epoch"] >= 0 else None
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -299,6 +343,14 @@ def _train_locked(config: TrainConfig, resume: bool, progress: bool,
             if step >= steps:
                 break
             loss, parts = training_step(model, batch, config, device)
+            if not bool(torch.isfinite(loss)):
+                bar.close()
+                kept = (f"{run_dir / 'last'} holds epoch {epoch - 1}" if epoch > 1
+                        else "no epoch was saved")
+                raise ValueError(
+                    f"training diverged: the loss is {loss.item()} at epoch {epoch}, step "
+                    f"{step + 1}; nothing of this epoch was saved ({kept}); lower --lr (now "
+                    f"{config.lr:g}) and start again, or --resume with a lower --lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -64,6 +64,9 @@ def predict_split(data_root: str | os.PathLike, split: str, model_path: str | os
         remove_stale_temps(out_dir, started_at)  # what killed runs left there
         for path in tqdm(sources, desc=f"predict {split}", unit="img", disable=not progress):
             prediction, _ = model(image_to_tensor(read_image(path)).to(torch_device))
+            if not bool(torch.isfinite(prediction).all()):
+                raise ValueError(f"{path}: the model {model_path} gave NaN or infinite values "
+                                 "for this photo; the model is damaged")
             written.append(write_image(out_dir / f"{path.stem}.png",
                                        tensor_to_image(prediction)))
     return written

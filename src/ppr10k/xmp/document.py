@@ -52,6 +52,11 @@ _BOMS = (
 )
 
 
+#: Deepest element nesting accepted (Camera Raw writes under 10 levels); deeper documents
+#: are refused, so that nothing downstream recurses without bound.
+MAX_DEPTH = 100
+
+
 class XmpError(ValueError):
     """An XMP file that cannot be used: malformed, hostile, or missing what was asked."""
 
@@ -233,6 +238,9 @@ class _TreeBuilder:
 
     def start(self, name: str, attrs: list[str]) -> None:
         data, index = self.data, self.parser.CurrentByteIndex
+        if len(self.stack) >= MAX_DEPTH:
+            raise XmpError(f"nested deeper than {MAX_DEPTH} element levels (at byte "
+                           f"{index}); not a Camera Raw sidecar")
         uri, local, prefix = self._split(name)
         tag = _TAG_NAME.match(data, index)
         position = tag.end()
