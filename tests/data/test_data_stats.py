@@ -126,26 +126,27 @@ def test_stats_leave_the_matplotlib_backend_alone(tree, tmp_path):
 
 def test_sidecars_of_any_name_are_read(tmp_path, shared_data, capsys):
     """`xmp augment`'s G_I_K.xmp and camera names such as IMG_1234.xmp count as photos."""
-    folder = tmp_path / "xmp_source"
-    folder.mkdir()
+    root = tmp_path / "root"
+    folder = root / "xmp_source"
+    folder.mkdir(parents=True)
     data = (shared_data / "xmp" / "exifr_IMG_5910.xmp").read_text(encoding="utf-8")
     for name in ("IMG_1234.xmp", "IMG_1235.XMP", "3_4_1.xmp", "3_4_2.xmp", "3_5.xmp"):
         (folder / name).write_text(data, encoding="utf-8")
     (folder / "notes.txt").write_text("not a sidecar")
-    stats = dataset_stats(tmp_path, tmp_path / "plots", progress=False)
+    stats = dataset_stats(root, tmp_path / "plots", progress=False)
     assert stats["settings"]["Temperature"]["constant"] == 4300
     assert stats["groups"]["photos"] == 5
     assert stats["groups"]["groups"] == 1 and stats["groups"]["photos_without_group"] == 2
-    assert main(["data", "stats", str(tmp_path), "--plots", str(tmp_path / "p2"),
+    assert main(["data", "stats", str(root), "--plots", str(tmp_path / "p2"),
                  "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "5 photos in 1 groups" in out and "2 photo(s) without a PPR10K group" in out
 
 
 def test_no_sidecars_is_an_error_not_zero_photos(tmp_path, capsys):
-    (tmp_path / "xmp_source").mkdir()
-    (tmp_path / "xmp_source" / "readme.txt").write_text("nothing here")
-    assert main(["data", "stats", str(tmp_path), "--plots", str(tmp_path / "plots"),
+    (tmp_path / "root" / "xmp_source").mkdir(parents=True)
+    (tmp_path / "root" / "xmp_source" / "readme.txt").write_text("nothing here")
+    assert main(["data", "stats", str(tmp_path / "root"), "--plots", str(tmp_path / "plots"),
                  "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "no sidecars (.xmp) or raws found" in err and "xmp_source" in err
