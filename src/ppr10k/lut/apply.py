@@ -40,6 +40,42 @@ def _lerp(a, b, f):  # pragma: no cover - jit
     return a + f * (b - a)
 
 
+@numba.njit(inline="always")
+def _blend_cell(table, base, fr, fg, fb, s_g, s_b):  # pragma: no cover - jit
+    """Trilinear blend of the 8 corners of one lattice cell, ``table`` flat ``(D, D, D, 4)``.
+
+    ``base`` is the flat index of the cell's lower corner (4 floats a lattice point), ``s_g``
+    and ``s_b`` the strides of green and blue; lerp along red on the cell's 4 (b, g) edges
+    (corners r and r + 1 are 4 floats apart), then along green, then blue. Inlined into the
+    kernels, so it costs no call.
+    """
+    u1, u2 = np.uint32(1), np.uint32(2)
+    u4, u5, u6 = np.uint32(4), np.uint32(5), np.uint32(6)
+    p = base
+    e00_0 = _lerp(table[p], table[p + u4], fr)
+    e00_1 = _lerp(table[p + u1], table[p + u5], fr)
+    e00_2 = _lerp(table[p + u2], table[p + u6], fr)
+    p = base + s_g
+    e01_0 = _lerp(table[p], table[p + u4], fr)
+    e01_1 = _lerp(table[p + u1], table[p + u5], fr)
+    e01_2 = _lerp(table[p + u2], table[p + u6], fr)
+    p = base + s_b
+    e10_0 = _lerp(table[p], table[p + u4], fr)
+    e10_1 = _lerp(table[p + u1], table[p + u5], fr)
+    e10_2 = _lerp(table[p + u2], table[p + u6], fr)
+    p = base + s_b + s_g
+    e11_0 = _lerp(table[p], table[p + u4], fr)
+    e11_1 = _lerp(table[p + u1], table[p + u5], fr)
+    e11_2 = _lerp(table[p + u2], table[p + u6], fr)
+    f0_0 = _lerp(e00_0, e01_0, fg)
+    f0_1 = _lerp(e00_1, e01_1, fg)
+    f0_2 = _lerp(e00_2, e01_2, fg)
+    f1_0 = _lerp(e10_0, e11_0, fg)
+    f1_1 = _lerp(e10_1, e11_1, fg)
+    f1_2 = _lerp(e10_2, e11_2, fg)
+    return _lerp(f0_0, f1_0, fb), _lerp(f0_1, f1_1, fb), _lerp(f0_2, f1_2, fb)
+
+
 @numba.njit(cache=True, fastmath=False, nogil=True)
 def _apply_row(src, dst, table, dim, base, frac_r, frac_g, frac_b):  # pragma: no cover - jit
     """One float32 row: ``src``/``dst`` flat ``(3 W,)``, ``table`` flat ``(D, D, D, 4)``.
@@ -66,39 +102,11 @@ def _apply_row(src, dst, table, dim, base, frac_r, frac_g, frac_b):  # pragma: n
         base[x] = ((ib * np.int32(dim) + ig) * np.int32(dim) + ir) * np.int32(4)
     s_g = np.uint32(4 * dim)
     s_b = np.uint32(4 * dim * dim)
-    u1, u2 = np.uint32(1), np.uint32(2)
-    u4, u5, u6 = np.uint32(4), np.uint32(5), np.uint32(6)
     for x in range(width):
         fr = frac_r[x]
         fg = frac_g[x]
         fb = frac_b[x]
-        # lerp along red on the 4 (b, g) edges of the cell (corner r and r + 1 are
-        # 4 floats apart), then along green, then blue
-        p = np.uint32(base[x])
-        e00_0 = _lerp(table[p], table[p + u4], fr)
-        e00_1 = _lerp(table[p + u1], table[p + u5], fr)
-        e00_2 = _lerp(table[p + u2], table[p + u6], fr)
-        p = np.uint32(base[x]) + s_g
-        e01_0 = _lerp(table[p], table[p + u4], fr)
-        e01_1 = _lerp(table[p + u1], table[p + u5], fr)
-        e01_2 = _lerp(table[p + u2], table[p + u6], fr)
-        p = np.uint32(base[x]) + s_b
-        e10_0 = _lerp(table[p], table[p + u4], fr)
-        e10_1 = _lerp(table[p + u1], table[p + u5], fr)
-        e10_2 = _lerp(table[p + u2], table[p + u6], fr)
-        p = np.uint32(base[x]) + s_b + s_g
-        e11_0 = _lerp(table[p], table[p + u4], fr)
-        e11_1 = _lerp(table[p + u1], table[p + u5], fr)
-        e11_2 = _lerp(table[p + u2], table[p + u6], fr)
-        f0_0 = _lerp(e00_0, e01_0, fg)
-        f0_1 = _lerp(e00_1, e01_1, fg)
-        f0_2 = _lerp(e00_2, e01_2, fg)
-        f1_0 = _lerp(e10_0, e11_0, fg)
-        f1_1 = _lerp(e10_1, e11_1, fg)
-        f1_2 = _lerp(e10_2, e11_2, fg)
-        v0 = _lerp(f0_0, f1_0, fb)
-        v1 = _lerp(f0_1, f1_1, fb)
-        v2 = _lerp(f0_2, f1_2, fb)
+        v0, v1, v2 = _blend_cell(table, np.uint32(base[x]), fr, fg, fb, s_g, s_b)
         dst[3 * x] = v0
         dst[3 * x + 1] = v1
         dst[3 * x + 2] = v2
@@ -214,14 +222,12 @@ def _apply_row_cells(src, dst, table, dim, offsets, fracs, levels):  # pragma: n
     """One row of integer samples ``src`` ``(3 W,)`` -> float32 ``dst`` ``(3 W,)``, the
     cells and fractions read from the tables of :func:`_cell_tables`.
 
-    The 8-corner interpolation of :func:`_apply_row`, written out again on purpose: fused
-    with the table reads in one loop it measured ~10% faster than the two passes (table
-    reads are gathers, which do not vectorise, so a separate first pass gains nothing).
+    One loop, the table reads fused with the 8-corner blend (:func:`_blend_cell`): it
+    measured ~10% faster than :func:`_apply_row`'s two passes (table reads are gathers,
+    which do not vectorise, so a separate first pass gains nothing).
     """
     s_g = np.uint32(4 * dim)
     s_b = np.uint32(4 * dim * dim)
-    u1, u2 = np.uint32(1), np.uint32(2)
-    u4, u5, u6 = np.uint32(4), np.uint32(5), np.uint32(6)
     for x in range(src.shape[0] // 3):
         sr = np.intp(src[3 * x])
         sg = levels + np.intp(src[3 * x + 1])
@@ -230,31 +236,10 @@ def _apply_row_cells(src, dst, table, dim, offsets, fracs, levels):  # pragma: n
         fr = fracs[sr]
         fg = fracs[sg]
         fb = fracs[sb]
-        p = base
-        e00_0 = _lerp(table[p], table[p + u4], fr)
-        e00_1 = _lerp(table[p + u1], table[p + u5], fr)
-        e00_2 = _lerp(table[p + u2], table[p + u6], fr)
-        p = base + s_g
-        e01_0 = _lerp(table[p], table[p + u4], fr)
-        e01_1 = _lerp(table[p + u1], table[p + u5], fr)
-        e01_2 = _lerp(table[p + u2], table[p + u6], fr)
-        p = base + s_b
-        e10_0 = _lerp(table[p], table[p + u4], fr)
-        e10_1 = _lerp(table[p + u1], table[p + u5], fr)
-        e10_2 = _lerp(table[p + u2], table[p + u6], fr)
-        p = base + s_b + s_g
-        e11_0 = _lerp(table[p], table[p + u4], fr)
-        e11_1 = _lerp(table[p + u1], table[p + u5], fr)
-        e11_2 = _lerp(table[p + u2], table[p + u6], fr)
-        f0_0 = _lerp(e00_0, e01_0, fg)
-        f0_1 = _lerp(e00_1, e01_1, fg)
-        f0_2 = _lerp(e00_2, e01_2, fg)
-        f1_0 = _lerp(e10_0, e11_0, fg)
-        f1_1 = _lerp(e10_1, e11_1, fg)
-        f1_2 = _lerp(e10_2, e11_2, fg)
-        dst[3 * x] = _lerp(f0_0, f1_0, fb)
-        dst[3 * x + 1] = _lerp(f0_1, f1_1, fb)
-        dst[3 * x + 2] = _lerp(f0_2, f1_2, fb)
+        v0, v1, v2 = _blend_cell(table, base, fr, fg, fb, s_g, s_b)
+        dst[3 * x] = v0
+        dst[3 * x + 1] = v1
+        dst[3 * x + 2] = v2
 
 
 @numba.njit(cache=True, nogil=True)
