@@ -79,12 +79,17 @@ class Photo:
         metadata: EXIF, ICC profile, orientation and capture time.
         kind: ``jpeg``, ``png``, ``tiff`` or ``raw``.
         path: the file it came from.
+        colour: the :class:`ppr10k.io.colour.ColourProfile` the pixels were converted
+            from (None: as decoded).
     """
 
     pixels: np.ndarray
     metadata: PhotoMetadata
     kind: str
     path: Path
+    #: the profile the file's numbers were in, when they were converted to sRGB on reading
+    #: (:mod:`ppr10k.io.colour`); None: the pixels are as decoded.
+    colour: object | None = None
 
     @property
     def bits(self) -> int:
