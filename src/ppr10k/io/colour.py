@@ -39,6 +39,7 @@ __all__ = [
     "convert",
     "from_srgb",
     "input_profile",
+    "metadata_profile",
     "parse_profile",
     "srgb_profile",
     "to_srgb",
@@ -269,9 +270,14 @@ def input_profile(photo) -> ColourProfile | None:
     """
     if photo.kind == "raw":
         return None
-    meta = photo.metadata
+    return metadata_profile(photo.metadata, str(photo.path))
+
+
+def metadata_profile(meta, source: str) -> ColourProfile | None:
+    """The profile a file's :class:`~ppr10k.io.PhotoMetadata` declares (see
+    :func:`input_profile`); ``source`` names the file in errors."""
     if meta.icc_profile:
-        return parse_profile(meta.icc_profile, str(photo.path))
+        return parse_profile(meta.icc_profile, source)
     if exif_colour_space(meta.exif) == "adobe" or _carried_adobe(meta):
         return _adobe_profile()
     return None
