@@ -186,3 +186,13 @@ def test_adobe_profile_built_here_is_adobe_rgb_by_colour_science():
     ) @ cs.matrix_RGB_to_XYZ
     assert np.abs(profile.colourants - expected).max() < 2e-3
     assert struct.unpack(">I", adobe_rgb_icc_profile()[:4])[0] == len(adobe_rgb_icc_profile())
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_float_samples_convert_like_sixteen_bit_ones(rng, name):
+    # float TIFF samples take the NumPy route, integers the compiled one: both the same
+    pixels = rng.integers(0, 65536, (16, 16, 3)).astype(np.uint16)
+    profile = parse_profile(profile_bytes(name))
+    as_float = to_srgb((pixels / 65535).astype(np.float32), profile)
+    assert as_float.dtype == np.float32
+    assert np.abs(as_float * 65535 - to_srgb(pixels, profile)).max() < 1.5
