@@ -9,7 +9,8 @@ Matrix/TRC profiles (Adobe RGB, ProPhoto, Display P3, sRGB and most camera-neutr
 spaces) are converted here in float32 from their own tags, as LittleCMS evaluates them:
 tone curve -> colourants (PCS XYZ, D50) -> the sRGB profile's colourants -> sRGB tone
 curve, so 16-bit and float samples keep their precision. RGB profiles built on lookup
-tables (``A2B0``: some camera profiles) go through LittleCMS (Pillow's ImageCms) at 8 bits.
+tables (``A2B0``: some camera profiles) go through LittleCMS (Pillow's ImageCms) at 8 bits
+(Pillow has no 16-bit RGB transforms): 16-bit samples in such a profile lose their low byte.
 Grey, CMYK, Lab or unreadable profiles are refused with a one-line reason naming the file.
 
 References:
@@ -155,7 +156,9 @@ def parse_profile(icc: bytes, source: str = "ICC profile") -> ColourProfile:
             sig, offset, _size = struct.unpack_from(">4sII", icc, 132 + 12 * i)
             tags[sig] = offset
         needed = (b"rXYZ", b"gXYZ", b"bXYZ", b"rTRC", b"gTRC", b"bTRC")
-        if not all(tag in tags for tag in needed):
+        # LittleCMS prefers a profile's lookup tables (A2B*) to its matrix/TRC tags
+        if not all(tag in tags for tag in needed) or any(
+                tag in tags for tag in (b"A2B0", b"A2B1", b"B2A0", b"B2A1")):
             return ColourProfile(name, icc)  # lookup-table profile: LittleCMS
         colourants = np.stack([_s15(icc, tags[t] + 8, 3) for t in needed[:3]], axis=1)
         curves = np.stack([_curve(icc, tags[t]) for t in needed[3:]])
@@ -406,9 +409,13 @@ def _convert_lcms(pixels: np.ndarray, source: ColourProfile, target: ColourProfi
     """LittleCMS (8-bit) for lookup-table profiles."""
     from PIL import Image, ImageCms
 
-    profiles = [ImageCms.ImageCmsProfile(io.BytesIO(p.icc)) for p in (source, target)]
-    transform = ImageCms.buildTransform(profiles[0], profiles[1], "RGB", "RGB",
-                                        ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    try:
+        profiles = [ImageCms.ImageCmsProfile(io.BytesIO(p.icc)) for p in (source, target)]
+        transform = ImageCms.buildTransform(profiles[0], profiles[1], "RGB", "RGB",
+                                            ImageCms.Intent.RELATIVE_COLORIMETRIC)
+    except (ImageCms.PyCMSError, OSError, ValueError) as error:
+        raise PhotoError(f"{source.name} -> {target.name}: LittleCMS cannot convert "
+                         f"({error})") from None
     eight = _from_unit(_to_unit(pixels), np.uint8)
     out = ImageCms.applyTransform(Image.fromarray(eight, "RGB"), transform)
     return _from_unit(np.asarray(out).astype(np.float32) / 255.0, dtype)
