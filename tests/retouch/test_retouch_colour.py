@@ -5,6 +5,9 @@ colour-science as the second way."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import colour
 import numpy as np
 import pytest
@@ -137,3 +140,30 @@ def test_cli_refuses_a_cmyk_output_profile_in_one_line(tmp_path, capsys, model_d
     assert code != 0
     assert "cmyk.icc" in err and "not RGB" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "out" / "a.png").exists()
+
+
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="needs exiftool")
+def test_exif_adobe_rgb_without_a_profile_is_converted_like_an_embedded_one(tmp_path, rng,
+                                                                         model_dir):
+    pixels = np.rint(photo(rng) * 255).astype(np.uint8)
+    tagged = tmp_path / "icc" / "a.jpg"
+    tagged.parent.mkdir()
+    Image.fromarray(pixels).save(tagged, quality=95, icc_profile=adobe_rgb_icc_profile())
+    exif_only = tmp_path / "exif" / "a.jpg"
+    exif_only.parent.mkdir()
+    Image.fromarray(pixels).save(exif_only, quality=95)
+    subprocess.run(["exiftool", "-q", "-overwrite_original", "-ColorSpace=Uncalibrated",
+                    "-InteropIndex=R03", str(exif_only)], check=True)
+    plain = write_photo(tmp_path / "plain" / "a.png", read_photo(exif_only).pixels, None)
+    by_icc = retouched(tagged, model_dir, tmp_path / "o1", fmt="png").pixels
+    by_exif = retouched(exif_only, model_dir, tmp_path / "o2", fmt="png")
+    as_srgb = retouched(plain, model_dir, tmp_path / "o3").pixels
+    np.testing.assert_array_equal(by_exif.pixels, by_icc)
+    assert np.abs(by_exif.pixels.astype(int) - as_srgb).mean() > 2  # it was converted
+    assert by_exif.metadata.icc_profile == srgb_profile().icc
+    tags = subprocess.run(["exiftool", "-s3", "-ColorSpace", "-InteropIndex",
+                           str(tmp_path / "o2" / "a.png")], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    assert tags[0] == "sRGB" and tags[1].startswith("R98")  # EXIF says what the ICC says
+    back = retouched(exif_only, model_dir, tmp_path / "o4", output_profile="input")
+    assert back.metadata.icc_profile == adobe_rgb_icc_profile()
