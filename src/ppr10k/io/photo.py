@@ -13,6 +13,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tifffile
@@ -35,6 +36,9 @@ from ppr10k.io.metadata import (
     write_carried,
 )
 from ppr10k.io.raw import RAW_SUFFIXES, RawDecodeError, is_raw, raw_size
+
+if TYPE_CHECKING:
+    from ppr10k.io.colour import ColourProfile
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -89,7 +93,7 @@ class Photo:
     path: Path
     #: the profile the file's numbers were in, when they were converted to sRGB on reading
     #: (:mod:`ppr10k.io.colour`); None: the pixels are as decoded.
-    colour: object | None = None
+    colour: ColourProfile | None = None
 
     @property
     def bits(self) -> int:
