@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
-from PIL import Image, ImageCms
+from PIL import Image
 
 from ppr10k.cli.main import main
+from ppr10k.io.colour import adobe_rgb_icc_profile
 from ppr10k.models import AdaptiveLUT, ModelConfig, save_model
 from required import missing
 
@@ -73,8 +74,8 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def non_srgb_profile() -> bytes:
-    """A real ICC profile other than sRGB (LittleCMS's Lab profile): it must be carried."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("LAB")).tobytes()
+    """A real RGB profile other than sRGB (Adobe RGB): carried with --output-profile input."""
+    return adobe_rgb_icc_profile()
 
 
 def tagged_jpeg(folder: Path, orientation: int = 1) -> Path:
@@ -96,9 +97,11 @@ def tagged_jpeg(folder: Path, orientation: int = 1) -> Path:
     return path
 
 
-def retouch_to(source: Path, out: Path, model_dir: Path, fmt: str, bits: int) -> Path:
+def retouch_to(source: Path, out: Path, model_dir: Path, fmt: str, bits: int,
+               *options: str) -> Path:
     code = main(["retouch", str(source), "--model", str(model_dir), "--out", str(out),
-                 "--format", fmt, "--bits", str(bits), "--device", "cpu", "--quiet"])
+                 "--format", fmt, "--bits", str(bits), "--device", "cpu", "--quiet",
+                 *options])
     assert code == 0
     (written,) = [p for p in out.iterdir() if not p.name.startswith(".")]
     return written
@@ -114,13 +117,18 @@ def assert_carried(tags: dict, expected: dict) -> None:
 def test_jpeg_metadata_survives_into_every_output_format(tmp_path, model_dir, fmt, bits,
                                                          suffix):
     source = tagged_jpeg(tmp_path / "in")
-    written = retouch_to(source, tmp_path / "out", model_dir, fmt, bits)
+    written = retouch_to(source, tmp_path / "out", model_dir, fmt, bits,
+                         "--output-profile", "input")
     assert written.suffix == f".{suffix}"
     tags = read_tags(written)
     assert_carried(tags, CAMERA_TAGS)
     assert tags["ICC_Profile:ProfileDescription"] == read_tags(source)[
         "ICC_Profile:ProfileDescription"]
     assert tags["ICC_Profile:ProfileDescription"] != "sRGB built-in"
+    # by default the output is converted to sRGB and tagged so
+    default = read_tags(retouch_to(source, tmp_path / "out-srgb", model_dir, fmt, bits))
+    assert default["ICC_Profile:ProfileDescription"] == "sRGB built-in"
+    assert_carried(default, CAMERA_TAGS)
     if suffix == "tif":  # the output describes its own pixels
         assert tags["IFD0:BitsPerSample"] == ("8 8 8" if bits == 8 else "16 16 16")
 

@@ -13,6 +13,7 @@ from PIL import Image
 
 from ppr10k.cli.main import main
 from ppr10k.io import PhotoMetadata, atomic_write, read_photo, write_photo
+from ppr10k.io.colour import adobe_rgb_icc_profile
 from ppr10k.lut import identity_lut
 from ppr10k.models import AdaptiveLUT, ModelConfig, save_model
 from ppr10k.retouch import OutputFolderError, retouch
@@ -123,16 +124,27 @@ def test_exif_and_icc_carried_through_retouch(tmp_path, rng, model_dir):
     exif[0x8769] = {0x9003: "2023:02:03 04:05:06"}
     src = tmp_path / "in"
     src.mkdir()
-    icc = b"\x00\x00\x01\x00fake-profile" * 10
+    icc = adobe_rgb_icc_profile()  # kept with output_profile="input"
     Image.fromarray(np.rint(smooth(rng, 40, 60) * 255).astype(np.uint8)).save(
         src / "p.jpg", exif=exif.tobytes(), icc_profile=icc)
-    run([src], tmp_path / "out", model=model_dir)
-    run([src], tmp_path / "out16", model=model_dir, fmt="png", bits=16)
+    run([src], tmp_path / "out", model=model_dir, output_profile="input")
+    run([src], tmp_path / "out16", model=model_dir, fmt="png", bits=16, output_profile="input")
     for out in (tmp_path / "out" / "p.jpg", tmp_path / "out16" / "p.png"):
         with Image.open(out) as img:
             assert img.info["icc_profile"] == icc
             assert img.getexif()[0x010F] == "StudioCam" and img.getexif()[0x0112] == 8
             assert img.getexif().get_ifd(0x8769)[0x9003] == "2023:02:03 04:05:06"
+
+
+def test_unreadable_icc_profile_fails_that_photo_with_one_line(tmp_path, rng, model_dir):
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.rint(smooth(rng, 40, 60) * 255).astype(np.uint8)).save(
+        src / "p.jpg", icc_profile=b"\x00\x00\x01\x00fake-profile" * 10)
+    report = retouch([src], model_dir, tmp_path / "out", progress=False)
+    assert report.exit_code == 1
+    reason = report.failed[0].reason
+    assert "unreadable ICC profile" in reason and "p.jpg" in reason and "\n" not in reason
 
 
 # ---------------------------------------------------------------- bad input and safety

@@ -44,6 +44,10 @@ def register(subparsers) -> None:
     parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=True,
                         help="fail (exit 1) when a prediction, target or mask is missing "
                              "(default: on); --no-strict scores the complete pairs only")
+    parser.add_argument("--strict-colour", action="store_true",
+                        help="refuse (one line each) predictions and targets tagged with a "
+                             "colour profile other than sRGB; by default they are converted "
+                             "to sRGB first, as the measures assume sRGB")
     parser.add_argument("--psnr-cap",
                         type=number_type(float, low=0.0, low_open=True, allow_inf=True),
                         default=100.0, metavar="DB",
@@ -136,7 +140,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         images, groups, summary = evaluate_folders(
             args.pred, args.target, args.masks, workers=args.workers, strict=args.strict,
-            psnr_cap=cap, progress=not args.no_progress,
+            psnr_cap=cap, progress=not args.no_progress, strict_colour=args.strict_colour,
         )
     for warning in caught:
         print(f"ppr10k evaluate: warning: {warning.message}", file=sys.stderr)

@@ -72,6 +72,10 @@ def register(subparsers) -> None:
                    help="refuse larger images, e.g. 100M (default); 0 = no limit")
     p.add_argument("--quality", type=number_type(int, low=1, high=100), default=95,
                    help="JPEG quality, 1-100 (default 95)")
+    p.add_argument("--output-profile", default="srgb", metavar="srgb|input|PATH",
+                   help="colour profile of the outputs: srgb (default; inputs in Adobe RGB, "
+                        "ProPhoto, P3 ... are converted to the model's sRGB first), input "
+                        "(converted back to each input's profile), or an RGB ICC file")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -95,6 +99,13 @@ def run(args: argparse.Namespace) -> int:
     if args.model is None:
         print(f"using the default model {DEFAULT_MODEL} (see `ppr10k models`; choose another "
               "with --model)", file=sys.stderr)
+    from ppr10k.io.photo import PhotoError
+    from ppr10k.retouch.pipeline import output_profile_of
+
+    try:
+        output_profile = output_profile_of(args.output_profile)
+    except PhotoError as error:
+        raise UsageError(f"--output-profile {error}") from None
     model = resolve_model(args.model or DEFAULT_MODEL)
     report = retouch(
         args.inputs, model, args.out, fmt=args.fmt, bits=args.bits,
@@ -102,6 +113,6 @@ def run(args: argparse.Namespace) -> int:
         group_gap=args.group_gap, group_strength=args.group_strength,
         skip_existing=args.skip_existing, overwrite=args.overwrite, workers=args.workers, device=args.device,
         recursive=args.recursive, max_pixels=args.max_pixels or None, quality=args.quality,
-        progress=not args.quiet)
+        output_profile=output_profile, progress=not args.quiet)
     print(report.summary(), file=sys.stderr if report.exit_code else sys.stdout)
     return report.exit_code

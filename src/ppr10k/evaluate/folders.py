@@ -12,6 +12,7 @@ values, as the MATLAB script does, which makes the average infinite.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import warnings
@@ -25,8 +26,10 @@ from tqdm.auto import tqdm
 from ppr10k.evaluate import _kernel
 from ppr10k.evaluate.metrics import group_consistency, resize_mask, score_pair
 from ppr10k.evaluate.pairing import MissingFilesError, Pair, Pairing, pair_files, stem_sort_key
+from ppr10k.io.colour import metadata_profile, srgb_profile, to_srgb
 from ppr10k.io.decode import PhotoError
 from ppr10k.io.image import read_image_native, read_mask
+from ppr10k.io.metadata import read_metadata
 
 #: The paper's measures, in its column order.
 MEASURES = ("psnr", "delta_e", "psnr_hc", "delta_e_hc")
@@ -65,18 +68,38 @@ def _read(path: os.PathLike, reader: Callable[[os.PathLike], np.ndarray]) -> np.
         raise PhotoError(f"{path}: cannot read image ({reason})") from None
 
 
-def score_files(pair: Pair) -> dict:
+def read_srgb(path: os.PathLike, strict_colour: bool = False) -> np.ndarray:
+    """An image's samples as sRGB: files tagged with another profile (embedded ICC, or Adobe
+    RGB in EXIF) are converted (:mod:`ppr10k.io.colour`), or refused with ``strict_colour``.
+
+    Raises:
+        PhotoError: damaged, an unreadable or non-RGB profile, or (``strict_colour``) not
+            sRGB; one line naming the file.
+    """
+    pixels = _read(path, read_image_native)
+    profile = metadata_profile(read_metadata(path, carried=False), str(path))
+    if profile is None or profile.same_as(srgb_profile()):
+        return pixels
+    if strict_colour:
+        raise PhotoError(f"{path}: tagged {profile.name!r}, not sRGB; the measures assume "
+                         "sRGB (convert it, or drop --strict-colour to convert on reading)")
+    return to_srgb(pixels, profile)
+
+
+def score_files(pair: Pair, strict_colour: bool = False) -> dict:
     """Read one pair's files and score them (a per-image row).
 
-    16-bit files are rounded to 8 bits; a mask of another size is resized with
+    Predictions and targets tagged with a profile other than sRGB are converted to sRGB
+    first (:func:`read_srgb`; refused with ``strict_colour``). 16-bit files are rounded to
+    8 bits; a mask of another size is resized with
     :func:`~ppr10k.evaluate.metrics.resize_mask` (bicubic, exact zeros are background).
 
     Raises:
         ValueError: prediction and target differ in size (naming both files).
-        PhotoError: a damaged file (naming it).
+        PhotoError: a damaged file, or one not in sRGB under ``strict_colour`` (naming it).
     """
-    prediction = _read(pair.prediction, read_image_native)
-    target = _read(pair.target, read_image_native)
+    prediction = read_srgb(pair.prediction, strict_colour)
+    target = read_srgb(pair.target, strict_colour)
     if prediction.shape != target.shape:
         raise ValueError(
             f"{pair.prediction} is {prediction.shape[1]}x{prediction.shape[0]} but its target "
@@ -104,10 +127,10 @@ def score_files(pair: Pair) -> dict:
     }
 
 
-def _score_or_reason(pair: Pair) -> dict | str:
+def _score_or_reason(pair: Pair, strict_colour: bool = False) -> dict | str:
     """A per-image row, or the one-line reason why the pair cannot be scored."""
     try:
-        return score_files(pair)
+        return score_files(pair, strict_colour)
     except (ValueError, OSError, MemoryError) as error:  # damaged file, size mismatch
         return str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
 
@@ -198,6 +221,7 @@ def evaluate_folders(
     strict: bool = True,
     psnr_cap: float | None = DEFAULT_PSNR_CAP,
     progress: bool = True,
+    strict_colour: bool = False,
 ) -> Evaluation:
     """Score every result in ``pred_dir`` against ``target_dir`` with masks from ``masks_dir``.
 
@@ -211,6 +235,8 @@ def evaluate_folders(
             target or mask is missing; otherwise warn and score the complete pairs.
         psnr_cap: largest PSNR (dB) an image counts with in averages; ``None``: no cap.
         progress: show a progress bar (stderr).
+        strict_colour: refuse (as a failed pair, with a one-line reason) predictions and
+            targets tagged with a profile other than sRGB instead of converting them.
 
     Returns:
         :class:`Evaluation` ``(images, groups, summary)``; ``summary["missing"]`` lists the
@@ -236,7 +262,8 @@ def evaluate_folders(
         )
     if workers == 0:
         workers = os.cpu_count() or 1
-    results = _map(_score_or_reason, pairing.pairs, workers)
+    results = _map(functools.partial(_score_or_reason, strict_colour=strict_colour),
+                   pairing.pairs, workers)
     rows = list(tqdm(results, total=len(pairing.pairs), desc="evaluate", unit="img",
                      disable=not progress, dynamic_ncols=True))
     images = [row for row in rows if isinstance(row, dict)]

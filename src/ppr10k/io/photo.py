@@ -13,6 +13,7 @@ import struct
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tifffile
@@ -35,6 +36,9 @@ from ppr10k.io.metadata import (
     write_carried,
 )
 from ppr10k.io.raw import RAW_SUFFIXES, RawDecodeError, is_raw, raw_size
+
+if TYPE_CHECKING:
+    from ppr10k.io.colour import ColourProfile
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -79,12 +83,17 @@ class Photo:
         metadata: EXIF, ICC profile, orientation and capture time.
         kind: ``jpeg``, ``png``, ``tiff`` or ``raw``.
         path: the file it came from.
+        colour: the :class:`ppr10k.io.colour.ColourProfile` the pixels were converted
+            from (None: as decoded).
     """
 
     pixels: np.ndarray
     metadata: PhotoMetadata
     kind: str
     path: Path
+    #: the profile the file's numbers were in, when they were converted to sRGB on reading
+    #: (:mod:`ppr10k.io.colour`); None: the pixels are as decoded.
+    colour: ColourProfile | None = None
 
     @property
     def bits(self) -> int:

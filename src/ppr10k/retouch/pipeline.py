@@ -5,8 +5,13 @@ long edge the model was trained on (``config.thumbnail``; photos no larger are u
 they are), let the model's family predict its parameters and turn them into an apply plan
 (optional per-channel curves, then one 3D LUT), apply that plan to the full-resolution
 samples (in place where the output depth equals the input's, so an 8K 16-bit photo needs
-no float copy), and write the result with the input's EXIF and ICC profile, atomically. A
-photo that cannot be read is reported by name with the reason and the run goes on.
+no float copy), and write the result with the input's EXIF, atomically. A photo that
+cannot be read is reported by name with the reason and the run goes on.
+
+Colour: sRGB models see sRGB numbers. Inputs in another profile (embedded ICC, or Adobe RGB
+as EXIF says) are converted to sRGB before the predictor and the LUT
+(:mod:`ppr10k.io.colour`); outputs are sRGB-tagged, or converted back to the input's
+profile or another (``output_profile``) from a 16-bit retouch.
 
 With ``group_consistent``, the photos of a group (:mod:`ppr10k.retouch.groups`) share
 their parameters: a first pass predicts every photo's parameters, the family averages
@@ -28,6 +33,14 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ppr10k.io.colour import (
+    ColourProfile,
+    from_srgb,
+    input_profile,
+    read_profile_file,
+    srgb_profile,
+    to_srgb,
+)
 from ppr10k.io.guard import (
     RunLock,
     check_not_replacing,
@@ -175,6 +188,8 @@ class _Context:
     fmt: str | None
     max_pixels: int | None
     quality: int
+    #: ``srgb``, ``input``, or a profile read from a file (:func:`output_profile_of`)
+    output_profile: str | ColourProfile = "srgb"
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self, path: Path) -> Photo:
@@ -182,10 +197,17 @@ class _Context:
 
         sRGB models take every format. XYZ models (the published FiveK XYZ ones) take camera
         raws only, developed by LibRaw to 16-bit linear XYZ, channels in (Z, Y, X) order as
-        those models read their training PNGs; their output is sRGB.
+        those models read their training PNGs; their output is sRGB. Photos in another
+        profile (embedded ICC, or EXIF Adobe RGB) are converted to sRGB for sRGB models
+        (:mod:`ppr10k.io.colour`; ``photo.colour`` keeps the profile they came in).
         """
         space = self.model.config.input_space
         photo = read_photo(path, self.max_pixels, raw_space=space)
+        if space == "srgb":
+            profile = input_profile(photo)
+            if profile is not None and not profile.same_as(srgb_profile()):
+                photo = dataclasses.replace(photo, pixels=to_srgb(photo.pixels, profile),
+                                            colour=profile)
         if space == "xyz":
             if photo.kind != "raw":
                 raise PhotoError(f"{path}: an XYZ model takes camera raws only (developed to "
@@ -218,9 +240,63 @@ class _Context:
             return 8
         return self.bits or photo.bits
 
+    def target(self, photo: Photo) -> ColourProfile | None:
+        """The output's profile; None: sRGB."""
+        if self.output_profile == "srgb":
+            return None
+        if self.output_profile == "input":
+            return photo.colour if photo.colour is not None else _input_if_tagged(photo)
+        return self.output_profile
+
     def write(self, photo: Photo, plan: ApplyPlan, output: Path) -> None:
-        result = retouch_photo(photo, plan, self.output_bits(photo, output))
-        write_photo(output, result, photo.metadata, quality=self.quality)
+        """Retouch at full resolution and write, tagged sRGB or converted to the target
+        profile (from a 16-bit retouch, so no 8-bit round trip)."""
+        bits = self.output_bits(photo, output)
+        target = self.target(photo)
+        if target is None or target.same_as(srgb_profile()):
+            result = retouch_photo(photo, plan, bits)
+            metadata = _tagged(photo.metadata, srgb_profile().icc, srgb=True)
+        else:
+            result = from_srgb(retouch_photo(photo, plan, 16), target,
+                               np.uint8 if bits == 8 else np.uint16)
+            metadata = (photo.metadata.replace(icc_profile=photo.metadata.icc_profile
+                                               or target.icc)
+                        if target is photo.colour
+                        else _tagged(photo.metadata, target.icc, srgb=False))
+        write_photo(output, result, metadata, quality=self.quality)
+
+
+def _input_if_tagged(photo: Photo) -> ColourProfile | None:
+    """An input's own profile when it was not converted (sRGB-tagged inputs, raws)."""
+    return None if photo.kind == "raw" else input_profile(photo)
+
+
+def _tagged(metadata, icc: bytes, srgb: bool):
+    """``metadata`` with the output's ICC profile, and EXIF ColorSpace saying sRGB (1) or
+    uncalibrated (65535: the ICC profile tells), InteroperabilityIndex ``R98`` for sRGB."""
+    carried = metadata.carried
+    if carried is not None and carried.exif:
+        exif = dict(carried.exif)
+        if srgb or "Exif.Photo.ColorSpace" in exif:
+            exif["Exif.Photo.ColorSpace"] = "1" if srgb else "65535"
+        if "Exif.Iop.InteroperabilityIndex" in exif and srgb:
+            exif["Exif.Iop.InteroperabilityIndex"] = "R98"
+        carried = dataclasses.replace(carried, exif=exif)
+    return metadata.replace(icc_profile=icc, carried=carried)
+
+
+def output_profile_of(choice: str | os.PathLike | ColourProfile | None
+                      ) -> str | ColourProfile:
+    """``srgb`` (default), ``input``, or the profile in an ICC file.
+
+    Raises:
+        PhotoError: an unreadable or non-RGB profile file, one line.
+    """
+    if isinstance(choice, ColourProfile):
+        return choice
+    if choice in (None, "srgb", "input"):
+        return choice or "srgb"
+    return read_profile_file(choice)
 
 
 def _failure(job: Job, error: BaseException) -> PhotoResult:
@@ -267,6 +343,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
             overwrite: bool = False, workers: int = 1,
             device: str = "auto", recursive: bool = False,
             max_pixels: int | None = DEFAULT_MAX_PIXELS, quality: int = 95,
+            output_profile: str | os.PathLike | ColourProfile = "srgb",
             progress: bool = True) -> RetouchReport:
     """Retouch photos and raws at full resolution with an adaptive-LUT model.
 
@@ -292,6 +369,10 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         device: ``auto``, ``cpu`` or ``cuda`` (model and LUT application).
         max_pixels: refuse larger images (decompression bombs); None: no limit.
         quality: JPEG quality.
+        output_profile: ``srgb`` (default: outputs are sRGB, tagged so), ``input`` (converted
+            back to each input's profile: embedded ICC, or Adobe RGB from EXIF), or the path
+            of an RGB ICC profile to convert into. sRGB models see every input converted to
+            sRGB first (:mod:`ppr10k.io.colour`).
         progress: show a progress bar (photos/s).
 
     Process-wide settings are left alone. On a CPU, one torch thread
@@ -319,6 +400,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         raise ValueError(f"group strength must be in [0, 1], got {group_strength}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    target_profile = output_profile_of(output_profile)
     torch_device = resolve_device(device)
     if not isinstance(model, torch.nn.Module):
         from ppr10k.models import load_model
@@ -342,7 +424,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         check_not_replacing((job.output for job in jobs), overwrite,
                             hint="pass --overwrite to replace it, --skip-existing to keep it, "
                                  "or choose another --out")
-    ctx = _Context(model, torch_device, bits, fmt, max_pixels, quality)
+    ctx = _Context(model, torch_device, bits, fmt, max_pixels, quality, target_profile)
     lock = RunLock(out_dir, "--out").acquire()  # one writer per output folder
     try:
         for folder in {job.output.parent for job in jobs}:  # what killed runs left there
