@@ -76,6 +76,9 @@ def register(subparsers) -> None:
                    help="colour profile of the outputs: srgb (default; inputs in Adobe RGB, "
                         "ProPhoto, P3 ... are converted to the model's sRGB first), input "
                         "(converted back to each input's profile), or an RGB ICC file")
+    p.add_argument("--no-colour-management", dest="colour_manage", action="store_false",
+                   help="give the model the inputs' numbers as stored, ignoring their colour "
+                        "profiles (what the published models' own test code does)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -111,8 +114,9 @@ def run(args: argparse.Namespace) -> int:
         args.inputs, model, args.out, fmt=args.fmt, bits=args.bits,
         group_consistent=args.group_consistent, group_by=args.group_by,
         group_gap=args.group_gap, group_strength=args.group_strength,
-        skip_existing=args.skip_existing, overwrite=args.overwrite, workers=args.workers, device=args.device,
-        recursive=args.recursive, max_pixels=args.max_pixels or None, quality=args.quality,
-        output_profile=output_profile, progress=not args.quiet)
+        skip_existing=args.skip_existing, overwrite=args.overwrite, workers=args.workers,
+        device=args.device, recursive=args.recursive, max_pixels=args.max_pixels or None,
+        quality=args.quality, output_profile=output_profile, colour_manage=args.colour_manage,
+        progress=not args.quiet)
     print(report.summary(), file=sys.stderr if report.exit_code else sys.stdout)
     return report.exit_code

@@ -190,6 +190,9 @@ class _Context:
     quality: int
     #: ``srgb``, ``input``, or a profile read from a file (:func:`output_profile_of`)
     output_profile: str | ColourProfile = "srgb"
+    #: convert inputs from their profile (False: their numbers as they are, as the authors'
+    #: own test code read them)
+    colour_manage: bool = True
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def read(self, path: Path) -> Photo:
@@ -203,7 +206,7 @@ class _Context:
         """
         space = self.model.config.input_space
         photo = read_photo(path, self.max_pixels, raw_space=space)
-        if space == "srgb":
+        if space == "srgb" and self.colour_manage:
             profile = input_profile(photo)
             if profile is not None and not profile.same_as(srgb_profile()):
                 photo = dataclasses.replace(photo, pixels=to_srgb(photo.pixels, profile),
@@ -344,7 +347,7 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
             device: str = "auto", recursive: bool = False,
             max_pixels: int | None = DEFAULT_MAX_PIXELS, quality: int = 95,
             output_profile: str | os.PathLike | ColourProfile = "srgb",
-            progress: bool = True) -> RetouchReport:
+            colour_manage: bool = True, progress: bool = True) -> RetouchReport:
     """Retouch photos and raws at full resolution with an adaptive-LUT model.
 
     Args:
@@ -373,6 +376,9 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
             back to each input's profile: embedded ICC, or Adobe RGB from EXIF), or the path
             of an RGB ICC profile to convert into. sRGB models see every input converted to
             sRGB first (:mod:`ppr10k.io.colour`).
+        colour_manage: convert inputs from their profile (default). False: the model sees
+            the stored numbers as they are, as the papers' own test code did (their goldens
+            are reproduced exactly this way, whatever profile an input carries).
         progress: show a progress bar (photos/s).
 
     Process-wide settings are left alone. On a CPU, one torch thread
@@ -424,7 +430,8 @@ def retouch(inputs: Sequence[str | os.PathLike], model: torch.nn.Module | str | 
         check_not_replacing((job.output for job in jobs), overwrite,
                             hint="pass --overwrite to replace it, --skip-existing to keep it, "
                                  "or choose another --out")
-    ctx = _Context(model, torch_device, bits, fmt, max_pixels, quality, target_profile)
+    ctx = _Context(model, torch_device, bits, fmt, max_pixels, quality, target_profile,
+                   colour_manage)
     lock = RunLock(out_dir, "--out").acquire()  # one writer per output folder
     try:
         for folder in {job.output.parent for job in jobs}:  # what killed runs left there
