@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 import imagecodecs
 import numpy as np
@@ -22,8 +24,9 @@ class PhotoTooLargeError(PhotoError):
     """More pixels than the configured limit (a decompression bomb, or a limit to raise)."""
 
 
-def open_image(path: str | os.PathLike, kind: str) -> Image.Image:
-    """Open a JPEG, PNG or TIFF with Pillow, without Pillow's decompression-bomb check.
+def open_image(path: str | os.PathLike | BinaryIO, kind: str) -> Image.Image:
+    """Open a JPEG, PNG or TIFF (a path, or a binary file object) with Pillow, without
+    Pillow's decompression-bomb check.
 
     Callers check the pixel count themselves (:func:`ppr10k.io.probe_photo`'s
     ``max_pixels``), so this never changes the process-wide ``Image.MAX_IMAGE_PIXELS``.
@@ -35,7 +38,7 @@ def open_image(path: str | os.PathLike, kind: str) -> Image.Image:
 
     opener = {"jpeg": JpegImagePlugin.JpegImageFile, "png": PngImagePlugin.PngImageFile,
               "tiff": TiffImagePlugin.TiffImageFile}[kind]
-    return opener(os.fspath(path))
+    return opener(path if hasattr(path, "read") else os.fspath(path))
 
 
 def kind_from_suffix(path: Path) -> str:
@@ -101,14 +104,17 @@ def _decode(path: Path, kind: str) -> np.ndarray:
     """JPEG, PNG and TIFF samples (errors as the decoders raise them)."""
     if kind == "tiff":
         return _decode_tiff(path)
-    if kind == "jpeg":
-        _check_jpeg_complete(path)
+    source: Path | BinaryIO = path
+    if kind == "jpeg":  # read once: checked for truncation, then decoded from memory
+        data = path.read_bytes()
+        _check_jpeg_complete(path, data)
+        source = io.BytesIO(data)
     if kind == "png" and _png_depth(path) == 16:
         array = imagecodecs.png_decode(path.read_bytes())
         return _rgb(np.asarray(array), path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        with open_image(path, kind) as img:
+        with open_image(source, kind) as img:
             img.load()
             if img.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16-bit grey PNG via Pillow
                 grey = np.asarray(img).astype(np.uint16)
@@ -117,11 +123,12 @@ def _decode(path: Path, kind: str) -> np.ndarray:
             return np.array(rgb)  # writable (np.asarray of a PIL image is read-only)
 
 
-def _check_jpeg_complete(path: Path) -> None:
-    """Refuse a JPEG whose image data was cut short (decoders fill the rest with grey)."""
+def _check_jpeg_complete(path: Path, data: bytes) -> None:
+    """Refuse a JPEG (``data``, the bytes of ``path``) whose image data was cut short
+    (decoders fill the rest with grey)."""
     from ppr10k.io.jpeg_check import jpeg_truncation
 
-    reason = jpeg_truncation(path.read_bytes())
+    reason = jpeg_truncation(data)
     if reason is not None:
         raise PhotoError(f"{path}: cannot decode JPEG: truncated file ({reason})")
 

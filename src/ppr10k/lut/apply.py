@@ -77,13 +77,18 @@ def _blend_cell(table, base, fr, fg, fb, s_g, s_b):  # pragma: no cover - jit
 
 
 @numba.njit(cache=True, fastmath=False, nogil=True)
-def _apply_row(src, dst, table, dim, base, frac_r, frac_g, frac_b):  # pragma: no cover - jit
+def _apply_row(src, dst, table, dim):  # pragma: no cover - jit
     """One float32 row: ``src``/``dst`` flat ``(3 W,)``, ``table`` flat ``(D, D, D, 4)``.
 
-    Two passes so that LLVM vectorises each: lattice cell and fractions of every pixel,
-    then the 8-corner interpolation reading the 4 padded channels of a corner together.
+    Two passes so that LLVM vectorises each: lattice cell and fractions of every pixel
+    (into row-sized scratch arrays), then the 8-corner interpolation reading the 4 padded
+    channels of a corner together.
     """
     width = src.shape[0] // 3
+    base = np.empty(width, np.int32)
+    frac_r = np.empty(width, np.float32)
+    frac_g = np.empty(width, np.float32)
+    frac_b = np.empty(width, np.float32)
     last = np.float32(dim - 1)
     top = np.int32(dim - 2)
     zero = np.float32(0.0)
@@ -136,16 +141,11 @@ def _store(src, dst, peak, quantize):  # pragma: no cover - jit
 @numba.njit(parallel=True, cache=True, fastmath=False, nogil=True)
 def _apply_rows(src, dst, table, dim, in_scale, out_peak, quantize):  # pragma: no cover - jit
     """``(H, 3 W)`` rows in parallel; samples of any type, converted per row."""
-    height, width = src.shape[0], src.shape[1] // 3
-    for y in numba.prange(height):
-        base = np.empty(width, np.int32)
-        frac_r = np.empty(width, np.float32)
-        frac_g = np.empty(width, np.float32)
-        frac_b = np.empty(width, np.float32)
-        row_in = np.empty(3 * width, np.float32)
-        row_out = np.empty(3 * width, np.float32)
+    for y in numba.prange(src.shape[0]):
+        row_in = np.empty(src.shape[1], np.float32)
+        row_out = np.empty(src.shape[1], np.float32)
         _to_float(src[y], row_in, in_scale)
-        _apply_row(row_in, row_out, table, dim, base, frac_r, frac_g, frac_b)
+        _apply_row(row_in, row_out, table, dim)
         _store(row_out, dst[y], out_peak, quantize)
 
 
@@ -156,13 +156,8 @@ def _apply_rows_float(src, dst, table, dim):  # pragma: no cover - jit
     Kept apart from :func:`_apply_rows` so that float input skips the per-row copies in
     and out of scratch buffers.
     """
-    height, width = src.shape[0], src.shape[1] // 3
-    for y in numba.prange(height):
-        base = np.empty(width, np.int32)
-        frac_r = np.empty(width, np.float32)
-        frac_g = np.empty(width, np.float32)
-        frac_b = np.empty(width, np.float32)
-        _apply_row(src[y], dst[y], table, dim, base, frac_r, frac_g, frac_b)
+    for y in numba.prange(src.shape[0]):
+        _apply_row(src[y], dst[y], table, dim)
 
 
 @numba.njit(inline="always")
@@ -265,16 +260,11 @@ def _apply_rows_cells(src, dst, table, dim, offsets, fracs, levels, out_peak,
 def _apply_rows_curves(src, dst, table, dim, knots, values, start, eps, out_peak,
                        quantize):  # pragma: no cover - jit
     """float32 ``(H, 3 W)`` rows in parallel, curves evaluated per pixel."""
-    height, width = src.shape[0], src.shape[1] // 3
-    for y in numba.prange(height):
-        base = np.empty(width, np.int32)
-        frac_r = np.empty(width, np.float32)
-        frac_g = np.empty(width, np.float32)
-        frac_b = np.empty(width, np.float32)
-        row_in = np.empty(3 * width, np.float32)
-        row_out = np.empty(3 * width, np.float32)
+    for y in numba.prange(src.shape[0]):
+        row_in = np.empty(src.shape[1], np.float32)
+        row_out = np.empty(src.shape[1], np.float32)
         _eval_curves(src[y], row_in, knots, values, start, eps)
-        _apply_row(row_in, row_out, table, dim, base, frac_r, frac_g, frac_b)
+        _apply_row(row_in, row_out, table, dim)
         _store(row_out, dst[y], out_peak, quantize)
 
 
