@@ -1,4 +1,4 @@
-"""Differentiable 3D-LUT operations in PyTorch (CPU and CUDA, no compiled extension).
+"""Differentiable 3D-LUT operations: pure PyTorch everywhere, fused Triton kernels on CUDA.
 
 A LUT is a tensor ``(3, D, D, D)`` (or ``(B, 3, D, D, D)``, one per image) in the layout of
 the official PPR10K / Image-Adaptive-3DLUT checkpoints: ``lut[c, b, g, r]`` is output
@@ -17,11 +17,27 @@ Notes:
     the fraction come from the same value ``t = v * (D - 1)``: ``i = min(floor(t), D - 2)``
     and ``f = t - i``, so the interpolation is continuous everywhere, and inputs are
     clamped to [0, 1].
+
+Backends:
+    :func:`trilinear` and :func:`apply_curves_and_lut` take ``backend="auto" | "torch" |
+    "triton"`` (registry :data:`BACKENDS`). ``auto`` uses the fused Triton kernels of
+    :mod:`ppr10k.lut.triton_kernels` for float32 CUDA images when ``triton`` is installed, and
+    the pure-torch code below otherwise (CPU, float64, no Triton). Both compute the same
+    values and gradients (image, LUT, curve knots and values) by the same rules. If a Triton
+    kernel fails to compile, ``auto`` warns once per process and uses the pure-torch code from
+    then on; ``triton`` raises instead, and ``torch`` never touches Triton. Nothing global is
+    changed by the choice.
 """
 
 from __future__ import annotations
 
+import os
+import warnings
+from collections.abc import Callable
+
 import torch
+
+Curves = tuple[torch.Tensor, torch.Tensor]
 
 
 def identity_lut(dim: int = 33, dtype: torch.dtype = torch.float32,
@@ -46,13 +62,36 @@ def _check_lut(lut: torch.Tensor) -> None:
         raise ValueError(f"lut must be (3, D, D, D) or (B, 3, D, D, D), got {tuple(lut.shape)}")
 
 
-def trilinear(lut: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+def _check_images(images: torch.Tensor) -> None:
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+
+
+def _check_lut_for(lut: torch.Tensor, images: torch.Tensor) -> None:
+    _check_lut(lut)
+    _check_images(images)
+    if lut.ndim == 5 and lut.shape[0] != images.shape[0]:
+        raise ValueError(f"{lut.shape[0]} LUTs for a batch of {images.shape[0]} images")
+
+
+def _check_curves(knots: torch.Tensor, values: torch.Tensor, images: torch.Tensor) -> None:
+    _check_images(images)
+    if knots.shape != values.shape or knots.ndim not in (2, 3) or knots.shape[-2] != 3 \
+            or knots.shape[-1] < 2:
+        raise ValueError(f"knots and values must both be (3, K) or (B, 3, K) with K >= 2, got "
+                         f"{tuple(knots.shape)} and {tuple(values.shape)}")
+    if knots.ndim == 3 and knots.shape[0] != images.shape[0]:
+        raise ValueError(f"{knots.shape[0]} curves for a batch of {images.shape[0]} images")
+
+
+def trilinear(lut: torch.Tensor, images: torch.Tensor, backend: str = "auto") -> torch.Tensor:
     """Apply a 3D LUT to images by trilinear interpolation.
 
     Args:
         lut: ``(3, D, D, D)`` shared by the batch, or ``(B, 3, D, D, D)`` one per image,
             official layout ``lut[c, b, g, r]``.
         images: ``(B, 3, H, W)`` RGB, values clamped to [0, 1].
+        backend: ``"auto"``, ``"torch"`` or ``"triton"`` (see the module docstring).
 
     Returns:
         ``(B, 3, H, W)``, differentiable with respect to both ``lut`` and ``images``.
@@ -62,15 +101,16 @@ def trilinear(lut: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
         >>> torch.allclose(trilinear(identity_lut(9), x), x, atol=1e-6)
         True
     """
-    _check_lut(lut)
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
+    _check_lut_for(lut, images)
+    return _run_backend(backend, lut, images, None)
+
+
+def _trilinear_torch(lut: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """The pure-torch trilinear lookup (shapes already checked)."""
     batch, _, height, width = images.shape
     dim = lut.shape[-1]
     if lut.ndim == 4:
         lut = lut.unsqueeze(0).expand(batch, -1, -1, -1, -1)
-    elif lut.shape[0] != batch:
-        raise ValueError(f"{lut.shape[0]} LUTs for a batch of {batch} images")
     lut = lut.to(images.dtype)
 
     t = images.clamp(0.0, 1.0).reshape(batch, 3, -1) * (dim - 1)
@@ -123,17 +163,10 @@ def apply_curves(knots: torch.Tensor, values: torch.Tensor, images: torch.Tensor
         >>> apply_curves(knots, values, torch.full((1, 3, 1, 1), 0.25)).flatten().tolist()
         [0.4000000059604645, 0.4000000059604645, 0.4000000059604645]
     """
-    if images.ndim != 4 or images.shape[1] != 3:
-        raise ValueError(f"images must be (B, 3, H, W), got {tuple(images.shape)}")
-    if knots.shape != values.shape or knots.ndim not in (2, 3) or knots.shape[-2] != 3 \
-            or knots.shape[-1] < 2:
-        raise ValueError(f"knots and values must both be (3, K) or (B, 3, K) with K >= 2, got "
-                         f"{tuple(knots.shape)} and {tuple(values.shape)}")
+    _check_curves(knots, values, images)
     batch, _, height, width = images.shape
     if knots.ndim == 2:
         knots, values = knots.expand(batch, -1, -1), values.expand(batch, -1, -1)
-    elif knots.shape[0] != batch:
-        raise ValueError(f"{knots.shape[0]} curves for a batch of {batch} images")
     n_knots = knots.shape[-1]
     knots = knots.to(images.dtype).contiguous()
     values = values.to(images.dtype)
@@ -149,7 +182,7 @@ def apply_curves(knots: torch.Tensor, values: torch.Tensor, images: torch.Tensor
 
 
 def apply_curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
-                         curves: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+                         curves: Curves | None = None, backend: str = "auto") -> torch.Tensor:
     """The apply step shared by every model family: optional curves, then a 3D LUT.
 
     ``trilinear(lut, apply_curves(*curves, images))``; with ``curves=None`` just the
@@ -160,10 +193,87 @@ def apply_curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
         lut: ``(3, D, D, D)`` or ``(B, 3, D, D, D)``, layout ``lut[c, b, g, r]``.
         images: ``(B, 3, H, W)`` RGB in [0, 1].
         curves: ``(knots, values)`` for :func:`apply_curves`, or None.
+        backend: ``"auto"``, ``"torch"`` or ``"triton"`` (see the module docstring); the
+            Triton kernel fuses the curves and the LUT into one pass.
     """
+    _check_lut_for(lut, images)
+    if curves is not None:
+        _check_curves(curves[0], curves[1], images)
+    return _run_backend(backend, lut, images, curves)
+
+
+# ---- backends ----------------------------------------------------------------------------
+
+Backend = Callable[[torch.Tensor, torch.Tensor, Curves | None, bool], torch.Tensor]
+
+
+def _torch_backend(lut: torch.Tensor, images: torch.Tensor, curves: Curves | None,
+                   fallback: bool) -> torch.Tensor:
     if curves is not None:
         images = apply_curves(curves[0], curves[1], images)
-    return trilinear(lut, images)
+    return _trilinear_torch(lut, images)
+
+
+def _triton_backend(lut: torch.Tensor, images: torch.Tensor, curves: Curves | None,
+                    fallback: bool) -> torch.Tensor:
+    from ppr10k.lut import triton_kernels
+
+    if images.dtype != torch.float32:
+        raise ValueError(f"backend='triton' needs float32 images, got {images.dtype}; "
+                         "use backend='torch'")
+    tensors = (lut, *(curves or ()))
+    if any(t.device != images.device for t in tensors):
+        raise ValueError(f"backend='triton': the LUT and curves must be on the images' device "
+                         f"({images.device})")
+    if images.device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        raise ValueError(f"backend='triton' needs CUDA tensors, got {images.device} "
+                         "(on the CPU set TRITON_INTERPRET=1, or use backend='torch')")
+    return triton_kernels.curves_and_lut(lut, images, curves, fallback=fallback)
+
+
+BACKENDS: dict[str, Backend] = {"torch": _torch_backend, "triton": _triton_backend}
+
+
+class _TritonHealth:
+    """Why the Triton kernels failed in this process (None while they work)."""
+
+    failure: str | None = None
+
+
+def warn_triton_failed(error: Exception) -> None:
+    """Record a Triton kernel failure; the first one is reported as one warning."""
+    if _TritonHealth.failure is None:
+        _TritonHealth.failure = str(error)
+        warnings.warn(f"ppr10k.lut: Triton kernel unavailable ({error}); using the pure-torch "
+                      "op", RuntimeWarning, stacklevel=4)
+
+
+def choose_backend(images: torch.Tensor) -> str:
+    """The backend ``auto`` picks for ``images``: ``"triton"`` for float32 CUDA tensors
+    when Triton is installed and has not failed in this process, else ``"torch"``."""
+    from ppr10k.lut.triton_kernels import triton_importable
+
+    if images.is_cuda and images.dtype == torch.float32 and _TritonHealth.failure is None \
+            and triton_importable():
+        return "triton"
+    return "torch"
+
+
+def _run_backend(backend: str, lut: torch.Tensor, images: torch.Tensor,
+                 curves: Curves | None) -> torch.Tensor:
+    if backend == "auto":
+        if choose_backend(images) == "triton":
+            from ppr10k.lut.triton_kernels import KernelUnavailable
+
+            try:
+                return _triton_backend(lut, images, curves, True)
+            except (KernelUnavailable, ImportError) as error:
+                warn_triton_failed(error)
+        return _torch_backend(lut, images, curves, True)
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown LUT backend {backend!r}; choose auto, "
+                         f"{', '.join(sorted(BACKENDS))}")
+    return BACKENDS[backend](lut, images, curves, False)
 
 
 def fuse_luts(luts: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:

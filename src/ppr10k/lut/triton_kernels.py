@@ -1,0 +1,249 @@
+"""Fused Triton kernels for curves + trilinear 3D LUT (the apply step), with autograd.
+
+:func:`curves_and_lut` computes exactly what :func:`ppr10k.lut.ops.apply_curves_and_lut`
+does with the pure-torch backend (same cell, segment and clamping rules, same gradients for
+the image, the LUT and the curves' knots and values, including at knots, lattice points
+and the clamps) in one kernel launch forward and one backward, for float32 tensors on a
+CUDA device (or on the CPU under Triton's interpreter, ``TRITON_INTERPRET=1``).
+
+How the backend is chosen (``backend=`` of :func:`ppr10k.lut.trilinear` and
+:func:`ppr10k.lut.apply_curves_and_lut`):
+
+* ``"auto"`` (default): these kernels for float32 CUDA images when ``triton`` imports;
+  the pure-torch op otherwise (CPU, other dtypes, no Triton). If a kernel fails to compile
+  or launch, one warning is printed (once per process), the call and every later ``auto``
+  call use the pure-torch op, and the result is still correct.
+* ``"torch"``: always the pure-torch op.
+* ``"triton"``: always these kernels; errors are raised, not hidden (for tests and
+  benchmarks). CPU tensors need ``TRITON_INTERPRET=1`` set before this module's kernels are
+  first loaded.
+
+Kernel design and trade-offs are described in :mod:`ppr10k.lut._triton_src`. The launch
+parameters (:data:`FORWARD_CONFIG`, :data:`BACKWARD_CONFIG`, :func:`lut_grad_copies`) are
+reasoned defaults, not tuned on a GPU. Gradients are first order only (no double backward).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from types import ModuleType
+
+import torch
+import torch.nn.functional as F
+
+CURVE_EPS = 1e-10  # apply_curves' default: added to every segment's width
+KNOT_CHUNK = 16  # knots per one-hot partial-sum step in the curve gradient
+
+
+class KernelUnavailable(RuntimeError):
+    """A Triton kernel could not be compiled or launched (the pure-torch op still works)."""
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """Pixels per program and warps per program of one kernel launch."""
+
+    block: int
+    num_warps: int
+
+
+FORWARD_CONFIG = LaunchConfig(block=512, num_warps=4)
+BACKWARD_CONFIG = LaunchConfig(block=256, num_warps=4)
+
+_SOURCE: ModuleType | None = None
+
+
+def triton_importable() -> bool:
+    """Whether the ``triton`` package is installed (without importing it)."""
+    return importlib.util.find_spec("triton") is not None
+
+
+def kernel_source() -> ModuleType:
+    """The module holding the ``@triton.jit`` kernels, imported on first use."""
+    global _SOURCE
+    if _SOURCE is None:
+        source = importlib.import_module("ppr10k.lut._triton_src")
+        if source.triton is None:
+            raise KernelUnavailable("the triton package is not installed")
+        _SOURCE = source
+    return _SOURCE
+
+
+@functools.cache
+def clamp_passes_bounds() -> bool:
+    """Whether this torch's ``clamp(0, 1)`` passes the gradient at exactly 0 and 1 (it does
+    not in torch 2.14; the kernels copy whichever rule the pure-torch op follows)."""
+    with torch.enable_grad():
+        x = torch.tensor([0.0, 1.0], requires_grad=True)
+        (grad,) = torch.autograd.grad(x.clamp(0.0, 1.0).sum(), x)
+    return bool(grad.all())
+
+
+def lut_grad_copies(pixels_per_lut: int) -> int:
+    """Private copies of the LUT gradient that the atomics of one LUT are spread over.
+
+    One copy per 2^18 pixels of the LUT, between 1 and 8: a 4K image's 8.3 Mpx use 8
+    (8 x 575 KB for a 33^3 LUT, zeroed and summed in microseconds), a 448^2 training crop 1.
+    """
+    return max(1, min(8, pixels_per_lut >> 18))
+
+
+def curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
+                   curves: tuple[torch.Tensor, torch.Tensor] | None = None,
+                   fallback: bool = False) -> torch.Tensor:
+    """Optional per-channel curves, then the trilinear 3D LUT, with the Triton kernels.
+
+    Args:
+        lut: ``(3, D, D, D)`` or ``(B, 3, D, D, D)``, layout ``lut[c, b, g, r]``.
+        images: ``(B, 3, H, W)`` float32 RGB (clamped to [0, 1] by the op).
+        curves: ``(knots, values)``, each ``(3, K)`` or ``(B, 3, K)``, or None.
+        fallback: if the backward kernel fails, warn once and compute the gradients with
+            the pure-torch op instead of raising (the ``auto`` backend's behaviour).
+
+    Returns:
+        ``(B, 3, H, W)`` float32, differentiable with respect to ``lut``, ``images`` and the
+        curves. Shapes are assumed checked by the caller (:mod:`ppr10k.lut.ops`).
+
+    Raises:
+        KernelUnavailable: the forward kernel did not compile or launch.
+    """
+    batch, _, height, width = images.shape
+    dim = lut.shape[-1]
+    lut4 = pack_lut(lut.float())
+    images = images.contiguous()
+    if curves is None:
+        knots = values = None
+    else:
+        knots = curves[0].float().reshape(-1, 3, curves[0].shape[-1]).contiguous()
+        values = curves[1].float().reshape(-1, 3, curves[1].shape[-1]).contiguous()
+    out = _FusedCurvesLut.apply(images, lut4, knots, values, dim, fallback)
+    return out.view(batch, 3, height, width)
+
+
+def pack_lut(lut: torch.Tensor) -> torch.Tensor:
+    """``(3, D, D, D)`` / ``(B, 3, D, D, D)`` -> ``(N, D^3, 4)``: the three output channels of
+    each lattice point side by side, a zero fourth column (differentiable)."""
+    dim = lut.shape[-1]
+    flat = lut.reshape(-1, 3, dim ** 3).transpose(1, 2)
+    return F.pad(flat, (0, 1)).contiguous()
+
+
+def unpack_lut(lut4: torch.Tensor, dim: int) -> torch.Tensor:
+    """Inverse of :func:`pack_lut`: ``(N, D^3, 4)`` -> ``(N, 3, D, D, D)``."""
+    return lut4[..., :3].transpose(1, 2).reshape(-1, 3, dim, dim, dim)
+
+
+class _FusedCurvesLut(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, images, lut4, knots, values, dim, fallback):
+        out = torch.empty_like(images)
+        _launch(FORWARD_CONFIG, images, lut4, knots, values, dim, out=out)
+        ctx.save_for_backward(images, lut4, knots, values)
+        ctx.dim, ctx.fallback = dim, fallback
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_out):
+        images, lut4, knots, values = ctx.saved_tensors
+        need_x, need_lut, need_knots, need_values = ctx.needs_input_grad[:4]
+        try:
+            grad_x, grad_lut4, grad_knots, grad_values = _backward(
+                images, lut4, knots, values, ctx.dim, grad_out.contiguous(), need_x, need_lut,
+                need_knots or need_values)
+            grads = (grad_x, grad_lut4, grad_knots if need_knots else None,
+                     grad_values if need_values else None)
+        except KernelUnavailable as error:
+            if not ctx.fallback:
+                raise
+            from ppr10k.lut.ops import warn_triton_failed
+
+            warn_triton_failed(error)
+            grads = _torch_backward(images, lut4, knots, values, ctx.dim, grad_out,
+                                    ctx.needs_input_grad[:4])
+        return (*grads, None, None)
+
+
+def _backward(images, lut4, knots, values, dim, grad_out, need_x, need_lut, need_curves):
+    batch, _, height, width = images.shape
+    pixels = height * width
+    grad_x = torch.empty_like(images) if need_x else None
+    copies = lut_grad_copies(pixels * (batch if lut4.shape[0] == 1 else 1))
+    grad_lut4 = (torch.zeros((lut4.shape[0] * copies, *lut4.shape[1:]), dtype=torch.float32,
+                             device=images.device) if need_lut else None)
+    has_curves = knots is not None
+    partials = None
+    if has_curves and need_curves:
+        programs = -(-pixels // BACKWARD_CONFIG.block)
+        n_knots = knots.shape[-1]
+        padded = -(-n_knots // KNOT_CHUNK) * KNOT_CHUNK
+        partials = torch.empty((batch * programs, 3, 2, padded), dtype=torch.float32,
+                               device=images.device)
+    _launch(BACKWARD_CONFIG, images, lut4, knots, values, dim, grad_out=grad_out,
+            grad_x=grad_x, grad_lut4=grad_lut4, copies=copies, grad_curves=partials)
+    if grad_lut4 is not None:
+        grad_lut4 = grad_lut4.view(lut4.shape[0], copies, *lut4.shape[1:]).sum(1)
+    grad_knots = grad_values = None
+    if partials is not None:
+        n_knots = knots.shape[-1]
+        sums = partials.view(batch, -1, 3, 2, partials.shape[-1]).sum(1)[..., :n_knots]
+        if knots.shape[0] == 1:
+            sums = sums.sum(0, keepdim=True)
+        grad_knots, grad_values = sums[:, :, 0].contiguous(), sums[:, :, 1].contiguous()
+    return grad_x, grad_lut4, grad_knots, grad_values
+
+
+def _torch_backward(images, lut4, knots, values, dim, grad_out, needs):
+    """The same gradients from the pure-torch op (used when the backward kernel fails)."""
+    from ppr10k.lut.ops import apply_curves_and_lut
+
+    with torch.enable_grad():
+        leaves = [t.detach().requires_grad_(need) if t is not None else None
+                  for t, need in zip((images, lut4, knots, values), needs)]
+        x, table, k, v = leaves
+        lut = unpack_lut(table, dim)
+        lut = lut[0] if lut.shape[0] == 1 else lut
+        curves = None if k is None else ((k[0], v[0]) if k.shape[0] == 1 else (k, v))
+        out = apply_curves_and_lut(lut, x, curves, backend="torch")
+        wanted = [leaf for leaf, need in zip(leaves, needs) if need]
+        found = iter(torch.autograd.grad(out, wanted, grad_out))
+    return tuple(next(found) if need else None for need in needs)
+
+
+def _launch(config: LaunchConfig, images, lut4, knots, values, dim, *, out=None,
+            grad_out=None, grad_x=None, grad_lut4=None, copies=1, grad_curves=None) -> None:
+    """One launch of the kernel; any failure to compile or run it -> KernelUnavailable."""
+    batch, _, height, width = images.shape
+    pixels = height * width
+    if batch == 0 or pixels == 0:
+        return
+    has_curves = knots is not None
+    n_knots = knots.shape[-1] if has_curves else 2
+    forward = out is not None
+    dummy = images  # never read: the flags below switch its use off
+    grid = (-(-pixels // config.block), batch)
+    bounds_pass = clamp_passes_bounds()
+    try:
+        kernel = kernel_source().curves_lut_kernel
+        kernel[grid](
+            images, out if forward else dummy, dummy if forward else grad_out,
+            grad_x if grad_x is not None else dummy,
+            lut4, grad_lut4 if grad_lut4 is not None else dummy,
+            knots if has_curves else dummy, values if has_curves else dummy,
+            grad_curves if grad_curves is not None else dummy,
+            pixels, n_knots, int(lut4.shape[0] > 1), int(has_curves and knots.shape[0] > 1),
+            CURVE_EPS,
+            D=dim, BLOCK=config.block, COPIES=copies,
+            KCH=KNOT_CHUNK, N_KCH=-(-n_knots // KNOT_CHUNK),
+            HAS_CURVES=has_curves, FORWARD=forward,
+            GRAD_X=grad_x is not None, GRAD_LUT=grad_lut4 is not None,
+            GRAD_CURVES=grad_curves is not None, BOUNDS_PASS=bounds_pass,
+            num_warps=config.num_warps,
+        )
+    except Exception as error:  # compile errors come in many types (Triton, ptxas, driver)
+        summary = str(error).strip().splitlines()
+        detail = summary[0] if summary else ""
+        raise KernelUnavailable(f"{type(error).__name__}: {detail}"[:300]) from error
