@@ -211,6 +211,26 @@ def test_curve_gradients_match_torch_op_on_and_around_knots(interpreter, family,
     assert_grads_close((got[1], got[3]), (expected[1], expected[3]), rtol=1e-5)
 
 
+def test_other_launch_configs_and_lut_gradient_copies_give_the_same_gradients(interpreter, rng):
+    """Small blocks (4 programs per image), 3 copies of the LUT gradient, 2 knot chunks."""
+    config = triton_kernels.KernelConfig(forward=triton_kernels.LaunchConfig(128, 2),
+                                         backward=triton_kernels.LaunchConfig(32, 2),
+                                         lut_grad_copies=3)
+    knots, values = as_tensors(*adaint_like_curves(17, seed=6))
+    luts = random_lut(9, seed=8, batch=2)
+    images = torch.from_numpy(np.stack([probe_image(9, knots.numpy(), rng, 3, 37)
+                                        for _ in range(2)]))
+    grad_out = torch.from_numpy(rng.normal(size=images.shape).astype(np.float32))
+    inputs = (images, luts, knots, values)
+    _, got = grads_of(lambda x, t, k, v: triton_kernels.curves_and_lut(t, x, (k, v),
+                                                                        config=config),
+                      inputs, grad_out)
+    _, expected = grads_of(lambda x, t, k, v: apply_curves_and_lut(t, x, (k, v),
+                                                                    backend="torch"),
+                           inputs, grad_out)
+    assert_grads_close(got, expected, rtol=1e-5)
+
+
 def test_only_requested_gradients_are_computed(interpreter, rng):
     lut = random_lut(9).requires_grad_(True)
     images = torch.from_numpy(rng.uniform(0, 1, (1, 3, 4, 9)).astype(np.float32))

@@ -19,8 +19,9 @@ How the backend is chosen (``backend=`` of :func:`ppr10k.lut.trilinear` and
   first loaded.
 
 Kernel design and trade-offs are described in :mod:`ppr10k.lut._triton_src`. The launch
-parameters (:data:`FORWARD_CONFIG`, :data:`BACKWARD_CONFIG`, :func:`lut_grad_copies`) are
-reasoned defaults, not tuned on a GPU. Gradients are first order only (no double backward).
+parameters (:data:`DEFAULT_CONFIG`: pixels and warps per program, copies of the LUT
+gradient) are reasoned defaults, not yet tuned on a GPU; ``benchmarks/bench_gpu.py``
+measures a few alternatives beside them. Gradients are first order (no double backward).
 """
 
 from __future__ import annotations
@@ -50,8 +51,20 @@ class LaunchConfig:
     num_warps: int
 
 
-FORWARD_CONFIG = LaunchConfig(block=512, num_warps=4)
-BACKWARD_CONFIG = LaunchConfig(block=256, num_warps=4)
+@dataclass(frozen=True)
+class KernelConfig:
+    """Launch parameters of the forward and backward kernels.
+
+    ``lut_grad_copies``: copies of the LUT gradient the backward's atomics are spread over;
+    None picks :func:`lut_grad_copies` from the pixels per LUT.
+    """
+
+    forward: LaunchConfig = LaunchConfig(block=512, num_warps=8)
+    backward: LaunchConfig = LaunchConfig(block=256, num_warps=8)
+    lut_grad_copies: int | None = None
+
+
+DEFAULT_CONFIG = KernelConfig()
 
 _SOURCE: ModuleType | None = None
 
@@ -93,7 +106,8 @@ def lut_grad_copies(pixels_per_lut: int) -> int:
 
 def curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
                    curves: tuple[torch.Tensor, torch.Tensor] | None = None,
-                   fallback: bool = False) -> torch.Tensor:
+                   fallback: bool = False, config: KernelConfig = DEFAULT_CONFIG
+                   ) -> torch.Tensor:
     """Optional per-channel curves, then the trilinear 3D LUT, with the Triton kernels.
 
     Args:
@@ -102,6 +116,7 @@ def curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
         curves: ``(knots, values)``, each ``(3, K)`` or ``(B, 3, K)``, or None.
         fallback: if the backward kernel fails, warn once and compute the gradients with
             the pure-torch op instead of raising (the ``auto`` backend's behaviour).
+        config: launch parameters (benchmarks compare alternatives with it).
 
     Returns:
         ``(B, 3, H, W)`` float32, differentiable with respect to ``lut``, ``images`` and the
@@ -119,7 +134,7 @@ def curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
     else:
         knots = curves[0].float().reshape(-1, 3, curves[0].shape[-1]).contiguous()
         values = curves[1].float().reshape(-1, 3, curves[1].shape[-1]).contiguous()
-    out = _FusedCurvesLut.apply(images, lut4, knots, values, dim, fallback)
+    out = _FusedCurvesLut.apply(images, lut4, knots, values, dim, fallback, config)
     return out.view(batch, 3, height, width)
 
 
@@ -138,11 +153,11 @@ def unpack_lut(lut4: torch.Tensor, dim: int) -> torch.Tensor:
 
 class _FusedCurvesLut(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, images, lut4, knots, values, dim, fallback):
+    def forward(ctx, images, lut4, knots, values, dim, fallback, config):
         out = torch.empty_like(images)
-        _launch(FORWARD_CONFIG, images, lut4, knots, values, dim, out=out)
+        _launch(config.forward, images, lut4, knots, values, dim, out=out)
         ctx.save_for_backward(images, lut4, knots, values)
-        ctx.dim, ctx.fallback = dim, fallback
+        ctx.dim, ctx.fallback, ctx.config = dim, fallback, config
         return out
 
     @staticmethod
@@ -153,7 +168,7 @@ class _FusedCurvesLut(torch.autograd.Function):
         try:
             grad_x, grad_lut4, grad_knots, grad_values = _backward(
                 images, lut4, knots, values, ctx.dim, grad_out.contiguous(), need_x, need_lut,
-                need_knots or need_values)
+                need_knots or need_values, ctx.config)
             grads = (grad_x, grad_lut4, grad_knots if need_knots else None,
                      grad_values if need_values else None)
         except KernelUnavailable as error:
@@ -164,25 +179,27 @@ class _FusedCurvesLut(torch.autograd.Function):
             warn_triton_failed(error)
             grads = _torch_backward(images, lut4, knots, values, ctx.dim, grad_out,
                                     ctx.needs_input_grad[:4])
-        return (*grads, None, None)
+        return (*grads, None, None, None)
 
 
-def _backward(images, lut4, knots, values, dim, grad_out, need_x, need_lut, need_curves):
+def _backward(images, lut4, knots, values, dim, grad_out, need_x, need_lut, need_curves,
+              config: KernelConfig):
     batch, _, height, width = images.shape
     pixels = height * width
     grad_x = torch.empty_like(images) if need_x else None
-    copies = lut_grad_copies(pixels * (batch if lut4.shape[0] == 1 else 1))
+    copies = config.lut_grad_copies or lut_grad_copies(
+        pixels * (batch if lut4.shape[0] == 1 else 1))
     grad_lut4 = (torch.zeros((lut4.shape[0] * copies, *lut4.shape[1:]), dtype=torch.float32,
                              device=images.device) if need_lut else None)
     has_curves = knots is not None
     partials = None
     if has_curves and need_curves:
-        programs = -(-pixels // BACKWARD_CONFIG.block)
+        programs = -(-pixels // config.backward.block)
         n_knots = knots.shape[-1]
         padded = -(-n_knots // KNOT_CHUNK) * KNOT_CHUNK
         partials = torch.empty((batch * programs, 3, 2, padded), dtype=torch.float32,
                                device=images.device)
-    _launch(BACKWARD_CONFIG, images, lut4, knots, values, dim, grad_out=grad_out,
+    _launch(config.backward, images, lut4, knots, values, dim, grad_out=grad_out,
             grad_x=grad_x, grad_lut4=grad_lut4, copies=copies, grad_curves=partials)
     if grad_lut4 is not None:
         grad_lut4 = grad_lut4.view(lut4.shape[0], copies, *lut4.shape[1:]).sum(1)
