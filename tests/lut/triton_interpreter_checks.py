@@ -231,6 +231,16 @@ def test_other_launch_configs_and_lut_gradient_copies_give_the_same_gradients(in
     assert_grads_close(got, expected, rtol=1e-5)
 
 
+def test_nan_and_infinite_inputs_stay_in_bounds(interpreter):
+    """A NaN or infinite colour reads no memory outside the LUT; other pixels are exact."""
+    lut = random_lut(5, seed=9)
+    x = torch.tensor([[0.3, float("nan"), float("inf"), -float("inf"), 0.7]] * 3).view(1, 3, 1, 5)
+    out = trilinear(lut, x, backend="triton")
+    finite = [0, 3, 4]
+    torch.testing.assert_close(out[..., finite],
+                               trilinear(lut, x[..., finite], backend="torch"), atol=1e-6, rtol=0)
+
+
 def test_only_requested_gradients_are_computed(interpreter, rng):
     lut = random_lut(9).requires_grad_(True)
     images = torch.from_numpy(rng.uniform(0, 1, (1, 3, 4, 9)).astype(np.float32))

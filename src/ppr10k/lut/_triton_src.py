@@ -62,7 +62,9 @@ if triton is not None:
         """Lattice cell and in-cell fraction of a LUT coordinate ``y`` (clamped to [0, 1])."""
         t = tl.minimum(tl.maximum(y, 0.0), 1.0) * (D - 1)
         i = tl.minimum(tl.floor(t), D - 2)
-        return i.to(tl.int32), t - i
+        # the integer clamp keeps every LUT read in bounds whatever the input (NaN, inf)
+        cell = tl.minimum(tl.maximum(i.to(tl.int32), 0), D - 2)
+        return cell, t - i
 
 
     @triton.jit
@@ -119,7 +121,7 @@ if triton is not None:
         KCH: tl.constexpr, N_KCH: tl.constexpr,
         HAS_CURVES: tl.constexpr, FORWARD: tl.constexpr,
         GRAD_X: tl.constexpr, GRAD_LUT: tl.constexpr, GRAD_CURVES: tl.constexpr,
-        BOUNDS_PASS: tl.constexpr,
+        GRAD_Y: tl.constexpr, BOUNDS_PASS: tl.constexpr,
     ):
         """Forward (``FORWARD``) or backward of curves + trilinear for BLOCK pixels of one image.
 
@@ -196,7 +198,7 @@ if triton is not None:
                 _lut_grad(gp + 4 * D * D + 4, fb * ug * fr, g, out_mask)
                 _lut_grad(gp + 4 * D * D + 4 * D, fb * fg * ur, g, out_mask)
                 _lut_grad(gp + 4 * D * D + 4 * D + 4, fb * fg * fr, g, out_mask)
-            if GRAD_X or GRAD_CURVES:
+            if GRAD_Y:
                 d_r = (1.0 - fb2) * ((1.0 - fg2) * (v001 - v000) + fg2 * (v011 - v010)) \
                     + fb2 * ((1.0 - fg2) * (v101 - v100) + fg2 * (v111 - v110))
                 d_g = (1.0 - fb2) * (c01 - c00) + fb2 * (c11 - c10)

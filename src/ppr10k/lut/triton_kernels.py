@@ -257,7 +257,8 @@ def _launch(config: LaunchConfig, images, lut4, knots, values, dim, *, out=None,
             KCH=KNOT_CHUNK, N_KCH=-(-n_knots // KNOT_CHUNK),
             HAS_CURVES=has_curves, FORWARD=forward,
             GRAD_X=grad_x is not None, GRAD_LUT=grad_lut4 is not None,
-            GRAD_CURVES=grad_curves is not None, BOUNDS_PASS=bounds_pass,
+            GRAD_CURVES=grad_curves is not None,
+            GRAD_Y=grad_x is not None or grad_curves is not None, BOUNDS_PASS=bounds_pass,
             num_warps=config.num_warps,
         )
     except Exception as error:  # compile errors come in many types (Triton, ptxas, driver)
