@@ -26,6 +26,7 @@ measures a few alternatives beside them. Gradients are first order (no double ba
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import importlib.util
@@ -69,6 +70,7 @@ DEFAULT_CONFIG = KernelConfig()
 _SOURCE: ModuleType | None = None
 
 
+@functools.cache
 def triton_importable() -> bool:
     """Whether the ``triton`` package is installed (without importing it)."""
     return importlib.util.find_spec("triton") is not None
@@ -125,7 +127,6 @@ def curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
     Raises:
         KernelUnavailable: the forward kernel did not compile or launch.
     """
-    batch, _, height, width = images.shape
     dim = lut.shape[-1]
     lut4 = pack_lut(lut.float())
     images = images.contiguous()
@@ -134,8 +135,12 @@ def curves_and_lut(lut: torch.Tensor, images: torch.Tensor,
     else:
         knots = curves[0].float().reshape(-1, 3, curves[0].shape[-1]).contiguous()
         values = curves[1].float().reshape(-1, 3, curves[1].shape[-1]).contiguous()
-    out = _FusedCurvesLut.apply(images, lut4, knots, values, dim, fallback, config)
-    return out.view(batch, 3, height, width)
+    inputs = (images, lut4, knots, values)
+    if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+        return _FusedCurvesLut.apply(images, lut4, knots, values, dim, fallback, config)
+    out = torch.empty_like(images)  # inference: no autograd node, no saved tensors
+    _launch(config.forward, images, lut4, knots, values, dim, out=out)
+    return out
 
 
 def pack_lut(lut: torch.Tensor) -> torch.Tensor:
@@ -232,35 +237,35 @@ def _torch_backward(images, lut4, knots, values, dim, grad_out, needs):
 
 def _launch(config: LaunchConfig, images, lut4, knots, values, dim, *, out=None,
             grad_out=None, grad_x=None, grad_lut4=None, copies=1, grad_curves=None) -> None:
-    """One launch of the kernel; any failure to compile or run it -> KernelUnavailable."""
+    """One launch of the kernel: forward when ``out`` is given, else backward into the given
+    gradient buffers. Any failure to compile or run it raises KernelUnavailable."""
     batch, _, height, width = images.shape
     pixels = height * width
     if batch == 0 or pixels == 0:
         return
     has_curves = knots is not None
     n_knots = knots.shape[-1] if has_curves else 2
-    forward = out is not None
-    dummy = images  # never read: the flags below switch its use off
+
+    def pointer(tensor):  # unused pointers get the images: never read, the flags say so
+        return images if tensor is None else tensor
+
+    args = (images, pointer(out), pointer(grad_out), pointer(grad_x), lut4, pointer(grad_lut4),
+            pointer(knots), pointer(values), pointer(grad_curves),
+            pixels, n_knots, int(lut4.shape[0] > 1), int(has_curves and knots.shape[0] > 1),
+            CURVE_EPS)
+    flags = {"D": dim, "BLOCK": config.block, "COPIES": copies, "KCH": KNOT_CHUNK,
+             "N_KCH": -(-n_knots // KNOT_CHUNK), "HAS_CURVES": has_curves,
+             "FORWARD": out is not None, "GRAD_X": grad_x is not None,
+             "GRAD_LUT": grad_lut4 is not None, "GRAD_CURVES": grad_curves is not None,
+             "GRAD_Y": grad_x is not None or grad_curves is not None,
+             "BOUNDS_PASS": clamp_passes_bounds()}
     grid = (-(-pixels // config.block), batch)
-    bounds_pass = clamp_passes_bounds()
+    # Triton launches on the current CUDA device: make it the tensors' own (restored after)
+    on_device = torch.cuda.device(images.device) if images.is_cuda else contextlib.nullcontext()
     try:
         kernel = kernel_source().curves_lut_kernel
-        kernel[grid](
-            images, out if forward else dummy, dummy if forward else grad_out,
-            grad_x if grad_x is not None else dummy,
-            lut4, grad_lut4 if grad_lut4 is not None else dummy,
-            knots if has_curves else dummy, values if has_curves else dummy,
-            grad_curves if grad_curves is not None else dummy,
-            pixels, n_knots, int(lut4.shape[0] > 1), int(has_curves and knots.shape[0] > 1),
-            CURVE_EPS,
-            D=dim, BLOCK=config.block, COPIES=copies,
-            KCH=KNOT_CHUNK, N_KCH=-(-n_knots // KNOT_CHUNK),
-            HAS_CURVES=has_curves, FORWARD=forward,
-            GRAD_X=grad_x is not None, GRAD_LUT=grad_lut4 is not None,
-            GRAD_CURVES=grad_curves is not None,
-            GRAD_Y=grad_x is not None or grad_curves is not None, BOUNDS_PASS=bounds_pass,
-            num_warps=config.num_warps,
-        )
+        with on_device:
+            kernel[grid](*args, **flags, num_warps=config.num_warps)
     except Exception as error:  # compile errors come in many types (Triton, ptxas, driver)
         summary = str(error).strip().splitlines()
         detail = summary[0] if summary else ""
