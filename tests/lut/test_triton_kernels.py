@@ -110,6 +110,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 @cuda
 @pytest.mark.parametrize("curves", [False, True])
 def test_cuda_kernels_match_torch_op(curves):
+    """auto picks the kernels on CUDA; values and gradients as the torch op's on the GPU."""
     device = torch.device("cuda")
     rng = np.random.default_rng(0)
     dim = 33
@@ -127,12 +128,31 @@ def test_cuda_kernels_match_torch_op(curves):
         return lambda x, t, k, v: apply_curves_and_lut(t, x, (k, v), backend=backend)
 
     inputs = (image, lut, *(pair or ()))
-    out, got = grads_of(run("auto"), inputs, grad_out)
+    with warnings.catch_warnings():
+        # a fallback to torch would warn: fail instead
+        warnings.filterwarnings("error", message="ppr10k.lut: Triton")
+        out, got = grads_of(run("auto"), inputs, grad_out)
     ref, expected = grads_of(run("torch"), inputs, grad_out)
-    torch.testing.assert_close(out, ref, atol=1e-6, rtol=0)
-    # the image and knot gradients jump at lattice points/knots, where FMA contraction in
-    # the kernel can move a coordinate by one ulp: compare the bounded LUT gradient tightly,
-    # the others where both ops chose the same cell (nearly everywhere)
+    # FMA contraction in the kernel moves a curve output by an ulp at most: x LUT slope
+    torch.testing.assert_close(out, ref, atol=2e-6 if curves else 1e-6, rtol=0)
+    # the LUT (and value) gradients are sums: one pixel on the other side of a lattice plane
+    # changes them little; the image gradient jumps there, so compare it pixel by pixel
     assert_grads_close((got[1],), (expected[1],), rtol=1e-4)
-    mismatch = (got[0] - expected[0]).abs() > 1e-3 * expected[0].abs().max()
+    if curves:
+        assert_grads_close((got[3],), (expected[3],), rtol=1e-3)
+    mismatch = (got[0] - expected[0]).abs() > 1e-4 * expected[0].abs().clamp(min=1)
     assert mismatch.float().mean() < 1e-3
+
+
+@cuda
+def test_cuda_training_shape_and_dtype_dispatch():
+    device = torch.device("cuda")
+    luts = random_lut(17, seed=2, batch=4).to(device).requires_grad_(True)
+    crops = torch.rand(4, 3, 67, 45, device=device, requires_grad=True)
+    got = torch.autograd.grad(trilinear(luts, crops).square().sum(), [luts, crops])
+    expected = torch.autograd.grad(trilinear(luts, crops, backend="torch").square().sum(),
+                                   [luts, crops])
+    assert_grads_close(got, expected, rtol=1e-4)
+    assert ops.choose_backend(crops.double()) == "torch"
+    other = torch.device("cuda", torch.cuda.current_device())
+    assert trilinear(luts[0].to(other), crops.detach()[:1].to(other)).device == other
