@@ -8,6 +8,7 @@ is imported); the CUDA checks at the bottom run where a GPU is present.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import warnings
@@ -44,6 +45,34 @@ def test_kernels_under_the_interpreter():
 
 
 # ---- dispatcher ------------------------------------------------------------------------------
+
+VARIANTS = {
+    "forward": {"forward": True},
+    "forward, curves": {"forward": True, "curves": True},
+    "backward, LUT": {"forward": False, "grad_lut": True},
+    "backward, LUT + image": {"forward": False, "grad_lut": True, "grad_x": True},
+    "backward, curves, all": {"forward": False, "curves": True, "grad_lut": True,
+                              "grad_x": True, "grad_curves": True},
+}
+
+
+def test_kernels_compile_for_hopper_without_a_gpu(tmp_path, monkeypatch):
+    """Every variant compiles to sm_90 code (H100/H200) with Triton's bundled ptxas, with
+    the design's memory operations: each LUT corner one 16-byte load, relaxed atomics."""
+    require_module("triton")
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        pytest.skip("the interpreter replaces the compiler")
+    monkeypatch.setenv("TRITON_CACHE_DIR", str(tmp_path))
+    for name, variant in VARIANTS.items():
+        ptx = triton_kernels.compile_for(90, **variant).asm["ptx"]
+        vector_loads = len(re.findall(r"ld\.global(\.\w+)*\.v4\.b32", ptx))
+        if variant["forward"]:
+            # 8 corners x 2 pixels per thread (512 pixels, 256 threads)
+            assert vector_loads >= 16, (name, vector_loads)
+            assert "atom." not in ptx
+        else:
+            assert "atom.global.gpu.relaxed.add.f32" in ptx, name
+
 
 def test_auto_falls_back_to_torch_with_one_warning(monkeypatch, rng):
     require_module("triton")

@@ -253,12 +253,8 @@ def _launch(config: LaunchConfig, images, lut4, knots, values, dim, *, out=None,
             pointer(knots), pointer(values), pointer(grad_curves),
             pixels, n_knots, int(lut4.shape[0] > 1), int(has_curves and knots.shape[0] > 1),
             CURVE_EPS)
-    flags = {"D": dim, "BLOCK": config.block, "COPIES": copies, "KCH": KNOT_CHUNK,
-             "N_KCH": -(-n_knots // KNOT_CHUNK), "HAS_CURVES": has_curves,
-             "FORWARD": out is not None, "GRAD_X": grad_x is not None,
-             "GRAD_LUT": grad_lut4 is not None, "GRAD_CURVES": grad_curves is not None,
-             "GRAD_Y": grad_x is not None or grad_curves is not None,
-             "BOUNDS_PASS": clamp_passes_bounds()}
+    flags = _flags(dim, n_knots, config.block, copies, has_curves, out is not None,
+                   grad_x is not None, grad_lut4 is not None, grad_curves is not None)
     grid = (-(-pixels // config.block), batch)
     # Triton launches on the current CUDA device: make it the tensors' own (restored after)
     on_device = torch.cuda.device(images.device) if images.is_cuda else contextlib.nullcontext()
@@ -270,3 +266,44 @@ def _launch(config: LaunchConfig, images, lut4, knots, values, dim, *, out=None,
         summary = str(error).strip().splitlines()
         detail = summary[0] if summary else ""
         raise KernelUnavailable(f"{type(error).__name__}: {detail}"[:300]) from error
+
+
+def _flags(dim: int, n_knots: int, block: int, copies: int, has_curves: bool, forward: bool,
+           grad_x: bool, grad_lut: bool, grad_curves: bool) -> dict:
+    """The kernel's compile-time parameters (one variant is compiled per distinct set)."""
+    return {"D": dim, "BLOCK": block, "COPIES": copies, "KCH": KNOT_CHUNK,
+            "N_KCH": -(-n_knots // KNOT_CHUNK), "HAS_CURVES": has_curves, "FORWARD": forward,
+            "GRAD_X": grad_x, "GRAD_LUT": grad_lut, "GRAD_CURVES": grad_curves,
+            "GRAD_Y": grad_x or grad_curves, "BOUNDS_PASS": clamp_passes_bounds()}
+
+
+POINTER_ARGS = ("x_ptr", "out_ptr", "gout_ptr", "gx_ptr", "lut_ptr", "glut_ptr", "knots_ptr",
+                "values_ptr", "gcurve_ptr")
+
+
+def compile_for(arch: int, *, forward: bool, curves: bool = False, grad_x: bool = False,
+                grad_lut: bool = False, grad_curves: bool = False, dim: int = 33,
+                n_knots: int = 33, copies: int = 8, config: KernelConfig = DEFAULT_CONFIG):
+    """Compile one kernel variant for NVIDIA compute capability ``arch`` (90: H100/H200)
+    without a GPU, with Triton's bundled ``ptxas``; returns Triton's compiled kernel (its
+    ``asm`` dict holds the PTX). Arguments are specialised as the JIT does for aligned
+    tensors and an image whose pixel count is a multiple of 16 (a 4K frame)."""
+    import triton
+    from triton.backends.compiler import GPUTarget
+    from triton.compiler import ASTSource
+
+    kernel = kernel_source().curves_lut_kernel
+    launch = config.forward if forward else config.backward
+    flags = _flags(dim, n_knots, launch.block, copies, curves, forward, grad_x, grad_lut,
+                   grad_curves)
+    signature = {name: "*fp32" for name in POINTER_ARGS}
+    signature.update(HW="i32", K="i32", lut_per_image="i32", curve_per_image="i32", eps="fp32")
+    signature.update({name: "constexpr" for name in flags})
+    names = list(kernel.arg_names)
+    if sorted(names) != sorted(signature):
+        raise KernelUnavailable(f"kernel arguments changed: {names}")
+    signature = {name: signature[name] for name in names}
+    attrs = {(names.index(name),): [["tt.divisibility", 16]] for name in (*POINTER_ARGS, "HW")}
+    return triton.compile(ASTSource(kernel, signature, flags, attrs),
+                          target=GPUTarget("cuda", arch, 32),
+                          options={"num_warps": launch.num_warps})
