@@ -176,7 +176,8 @@ def launch_study(device, quick, lut, image, grad_out, repeats, warmup, gen) -> l
     mpx = image[0, 0].numel() / 1e6
     default = triton_kernels.DEFAULT_CONFIG
     launch = triton_kernels.LaunchConfig
-    configs = [launch(256, 4), launch(1024, 8)] if not quick else [launch(128, 4)]
+    configs = [launch(128, 4), launch(512, 8), launch(512, 16)] if not quick \
+        else [launch(128, 4)]
     rows = []
 
     def rate(fn) -> float:

@@ -67,8 +67,8 @@ def test_kernels_compile_for_hopper_without_a_gpu(tmp_path, monkeypatch):
         ptx = triton_kernels.compile_for(90, **variant).asm["ptx"]
         vector_loads = len(re.findall(r"ld\.global(\.\w+)*\.v4\.b32", ptx))
         if variant["forward"]:
-            # 8 corners x 2 pixels per thread (512 pixels, 256 threads)
-            assert vector_loads >= 16, (name, vector_loads)
+            # the 8 corners of the thread's pixel (256 pixels, 256 threads)
+            assert vector_loads >= 8, (name, vector_loads)
             assert "atom." not in ptx
         else:
             assert "atom.global.gpu.relaxed.add.f32" in ptx, name

@@ -1,14 +1,18 @@
 """Triton source of the fused curves + trilinear 3D-LUT kernel (imports ``triton``).
 
-Imported lazily by :mod:`ppr10k.lut.triton_kernels` only; the package imports without
-Triton. ``@triton.jit`` reads ``TRITON_INTERPRET`` when this module is executed, so a copy
-executed with ``TRITON_INTERPRET=1`` holds interpreted kernels (the tests load one that way).
+Imported lazily by :mod:`ppr10k.lut.triton_kernels` only; without Triton it defines
+nothing (the package and its doctest collection still import). Triton's interpreter
+(``TRITON_INTERPRET=1``) must be chosen before ``triton`` is first imported: its own library
+functions (``tl.sum``) are decorated then.
 
 One kernel body serves forward and backward (``FORWARD`` is a compile-time flag), so that
 both take the same cell, segment and fraction from the same float32 operations. A program
 handles ``BLOCK`` pixels of one image (grid ``(cdiv(H*W, BLOCK), B)``):
 
-* inputs are NCHW float32 planes, loaded as three coalesced vectors (red, green, blue);
+* inputs, outputs and output gradients are NCHW float32 planes, read and written as three
+  coalesced vectors (red, green, blue); per-pixel values whose three channels are needed
+  together live in ``[BLOCK, 4]`` rows held by the pixel's own thread (with one pixel per
+  thread, the default, nothing moves between threads: no shared memory, no barrier);
 * curves (optional): per channel, segment ``k = #{knots < x} - 1`` clamped to
   ``[0, K - 2]`` (a count over the K knots, as the float64 reference defines it), then
   ``y = v_k + (x - x_k) / (x_{k+1} - x_k + eps) * (v_{k+1} - v_k)``;
@@ -108,6 +112,12 @@ if triton is not None:
 
 
     @triton.jit
+    def _column(rows, cols, c: tl.constexpr):
+        """Column ``c`` of ``[BLOCK, 4]`` per-pixel rows as a ``[BLOCK]`` vector."""
+        return tl.sum(tl.where(cols[None, :] == c, rows, 0.0), axis=1)
+
+
+    @triton.jit
     def _lut_grad(ptr, w, g, mask):
         tl.atomic_add(ptr, g * w[:, None], mask=mask, sem="relaxed")
 
@@ -177,13 +187,21 @@ if triton is not None:
         c11 = v110 + fr2 * (v111 - v110)
         c0 = c00 + fg2 * (c01 - c00)
         c1 = c10 + fg2 * (c11 - c10)
-        out_offs = plane + cols[None, :] * HW + offs[:, None]
         out_mask = valid[:, None] & (cols[None, :] < 3)
 
         if FORWARD:
-            tl.store(out_ptr + out_offs, c0 + fb2 * (c1 - c0), mask=out_mask)
+            out = c0 + fb2 * (c1 - c0)
+            # one plane at a time from the per-pixel rows (an in-thread pick, no shuffle)
+            tl.store(out_ptr + plane + offs, _column(out, cols, 0), mask=valid)
+            tl.store(out_ptr + plane + HW + offs, _column(out, cols, 1), mask=valid)
+            tl.store(out_ptr + plane + 2 * HW + offs, _column(out, cols, 2), mask=valid)
         else:
-            g = tl.load(gout_ptr + out_offs, mask=out_mask, other=0.0)
+            gr = tl.load(gout_ptr + plane + offs, mask=valid, other=0.0)
+            gg = tl.load(gout_ptr + plane + HW + offs, mask=valid, other=0.0)
+            gb = tl.load(gout_ptr + plane + 2 * HW + offs, mask=valid, other=0.0)
+            g = tl.where(cols[None, :] == 0, gr[:, None],
+                         tl.where(cols[None, :] == 1, gg[:, None],
+                                  tl.where(cols[None, :] == 2, gb[:, None], 0.0)))
             if GRAD_LUT:
                 copy = (b * lut_per_image * COPIES + pid % COPIES).to(tl.int64)
                 gp = glut_ptr + copy * (D * D * D * 4) + corner[:, None] * 4 + cols[None, :]

@@ -56,11 +56,17 @@ class LaunchConfig:
 class KernelConfig:
     """Launch parameters of the forward and backward kernels.
 
+    The defaults give one pixel per thread: compiled for sm_90 (Triton 3.8, ptxas) the
+    forward then needs 38 registers, no shared memory and no barrier (every per-pixel value
+    already sits in the thread that reads its LUT corners), the LUT + image backward 64;
+    two pixels per thread (512 pixels, 8 warps) adds shared-memory shuffles and doubles the
+    registers. ``benchmarks/bench_gpu.py`` times the alternatives on a GPU.
+
     ``lut_grad_copies``: copies of the LUT gradient the backward's atomics are spread over;
     None picks :func:`lut_grad_copies` from the pixels per LUT.
     """
 
-    forward: LaunchConfig = LaunchConfig(block=512, num_warps=8)
+    forward: LaunchConfig = LaunchConfig(block=256, num_warps=8)
     backward: LaunchConfig = LaunchConfig(block=256, num_warps=8)
     lut_grad_copies: int | None = None
 
