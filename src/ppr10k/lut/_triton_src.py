@@ -25,7 +25,9 @@ handles ``BLOCK`` pixels of one image (grid ``(cdiv(H*W, BLOCK), B)``):
 Backward (same pass, recomputing the forward's intermediates from the inputs):
 
 * LUT gradient: float32 ``atomic_add`` (relaxed) of ``w_corner * grad_out`` into the packed
-  gradient buffer ``(N * COPIES, D^3, 4)``; program ``p`` adds into copy ``p % COPIES``, and
+  gradient buffer ``(N * COPIES, D^3, 4)``, a whole row per corner (the fourth column adds
+  zero), which sm_90 does as one 16-byte vector atomic instead of three scalar ones;
+  program ``p`` adds into copy ``p % COPIES``, and
   the copies are summed afterwards. Several copies spread the atomics of a large image over
   more addresses (less contention on a smooth photo whose pixels share few cells);
 * image gradient: the analytic derivative of the interpolation in each coordinate, times
@@ -187,7 +189,6 @@ if triton is not None:
         c11 = v110 + fr2 * (v111 - v110)
         c0 = c00 + fg2 * (c01 - c00)
         c1 = c10 + fg2 * (c11 - c10)
-        out_mask = valid[:, None] & (cols[None, :] < 3)
 
         if FORWARD:
             out = c0 + fb2 * (c1 - c0)
@@ -208,14 +209,16 @@ if triton is not None:
                 ur = 1.0 - fr
                 ug = 1.0 - fg
                 ub = 1.0 - fb
-                _lut_grad(gp, ub * ug * ur, g, out_mask)
-                _lut_grad(gp + 4, ub * ug * fr, g, out_mask)
-                _lut_grad(gp + 4 * D, ub * fg * ur, g, out_mask)
-                _lut_grad(gp + 4 * D + 4, ub * fg * fr, g, out_mask)
-                _lut_grad(gp + 4 * D * D, fb * ug * ur, g, out_mask)
-                _lut_grad(gp + 4 * D * D + 4, fb * ug * fr, g, out_mask)
-                _lut_grad(gp + 4 * D * D + 4 * D, fb * fg * ur, g, out_mask)
-                _lut_grad(gp + 4 * D * D + 4 * D + 4, fb * fg * fr, g, out_mask)
+                # whole rows (the zero fourth column too): one 16-byte atomic per corner
+                pix_mask = tl.broadcast_to(valid[:, None], [BLOCK, 4])
+                _lut_grad(gp, ub * ug * ur, g, pix_mask)
+                _lut_grad(gp + 4, ub * ug * fr, g, pix_mask)
+                _lut_grad(gp + 4 * D, ub * fg * ur, g, pix_mask)
+                _lut_grad(gp + 4 * D + 4, ub * fg * fr, g, pix_mask)
+                _lut_grad(gp + 4 * D * D, fb * ug * ur, g, pix_mask)
+                _lut_grad(gp + 4 * D * D + 4, fb * ug * fr, g, pix_mask)
+                _lut_grad(gp + 4 * D * D + 4 * D, fb * fg * ur, g, pix_mask)
+                _lut_grad(gp + 4 * D * D + 4 * D + 4, fb * fg * fr, g, pix_mask)
             if GRAD_Y:
                 d_r = (1.0 - fb2) * ((1.0 - fg2) * (v001 - v000) + fg2 * (v011 - v010)) \
                     + fb2 * ((1.0 - fg2) * (v101 - v100) + fg2 * (v111 - v110))
