@@ -275,16 +275,27 @@ def failing_source():
     return type("Source", (), {"curves_lut_kernel": Broken()})()
 
 
-def test_backward_kernel_failure_falls_back_to_torch_gradients(interpreter, monkeypatch, rng):
-    lut = random_lut(9).requires_grad_(True)
-    images = torch.from_numpy(rng.uniform(0, 1, (1, 3, 5, 7)).astype(np.float32))
-    images.requires_grad_(True)
-    out = triton_kernels.curves_and_lut(lut, images, fallback=True)  # forward compiles
+@pytest.mark.parametrize("with_curves", [False, True])
+def test_backward_kernel_failure_falls_back_to_torch_gradients(interpreter, monkeypatch, rng,
+                                                               with_curves):
+    """The forward compiled, the backward does not: the torch op's gradients, one warning."""
+    luts = random_lut(9, batch=2)
+    images = torch.from_numpy(rng.uniform(-0.1, 1.1, (2, 3, 5, 7)).astype(np.float32))
+    knots, values = as_tensors(*adaint_like_curves(9, seed=3))
+    grad_out = torch.from_numpy(rng.normal(size=images.shape).astype(np.float32))
+    inputs = (luts, images, knots, values) if with_curves else (luts, images)
+
+    def run(fn):
+        return lambda t, x, *kv: fn(t, x, tuple(kv) if kv else None)
+
+    leaves = [t.clone().requires_grad_(True) for t in inputs]
+    out = run(lambda t, x, c: triton_kernels.curves_and_lut(t, x, c, fallback=True))(*leaves)
     monkeypatch.setattr(triton_kernels, "_SOURCE", failing_source())
     with pytest.warns(RuntimeWarning, match="Triton kernel unavailable"):
-        got = torch.autograd.grad(out.sum(), [lut, images])
-    expected = torch.autograd.grad(trilinear(lut, images, backend="torch").sum(), [lut, images])
-    assert_grads_close(got, expected)
+        got = torch.autograd.grad(out, leaves, grad_out)
+    _, expected = grads_of(run(lambda t, x, c: apply_curves_and_lut(t, x, c, backend="torch")),
+                           inputs, grad_out)
+    assert_grads_close(got, expected, rtol=1e-6)
 
 
 def test_kernel_choice_leaves_no_global_state(interpreter, rng):
