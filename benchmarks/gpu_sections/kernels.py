@@ -204,6 +204,9 @@ def launch_study(device, quick, lut, image, grad_out, repeats, warmup, gen) -> l
         rows.append(row(f"study fwd+bwd LUT grad: block {config.block} warps {config.num_warps}",
                         value, "Mpx/s", "default", value / base_b))
     smooth = smooth_image(image.shape, gen).to(device)
+    value = rate(no_grad(lambda: triton_kernels.curves_and_lut(lut, smooth)))
+    rows.append(row("study smooth image fwd (cache-friendly colours)", value, "Mpx/s",
+                    "default (random)", value / base_f))
     pixels = image[0, 0].numel()
     auto = triton_kernels.lut_grad_copies(pixels)
     smooth_default = rate(fwd_bwd(default, smooth))
