@@ -470,3 +470,23 @@ def test_cuda_engine_with_gpu_jpeg_decode_matches_cpu(tmp_path, timed):
         c = read_photo(tmp_path / "cuda" / path.name).pixels.astype(int)
         assert np.abs(a - b).max() <= 1  # same decoder: the predictor and apply agree
         assert np.abs(a - c).mean() < 1.0  # nvJPEG's IDCT/upsampling differ slightly
+
+
+def test_cli_engine_options(tmp_path, folder, capsys):
+    from ppr10k.cli.main import main
+    from ppr10k.models import save_model
+
+    model = save_model(random_model("adaint", seed=10), tmp_path / "model")
+    base = ["retouch", str(folder), "--model", str(model), "--quiet", "--device", "cpu",
+            "--format", "png", "--bits", "8"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--apply-backend", "torch",
+                 "--workers", "2"]) == 0
+    for path in sorted((tmp_path / "a").iterdir()):
+        a = read_photo(path).pixels.astype(int)
+        b = read_photo(tmp_path / "b" / path.name).pixels.astype(int)
+        assert np.abs(a - b).max() <= 1, path.name
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--out", str(tmp_path / "c"), "--batch-size", "0"])
+    assert exit_.value.code == 2 and "--batch-size" in capsys.readouterr().err
