@@ -53,7 +53,7 @@ def test_cli_sets_one_torch_thread_for_its_process(tmp_path, photos, model_dir,
 def test_workers_are_capped_at_photos_and_cpus(tmp_path, photos, model_dir, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
-    from ppr10k.retouch import pipeline
+    from ppr10k.retouch import engine
 
     pools: list[int] = []
 
@@ -61,8 +61,8 @@ def test_workers_are_capped_at_photos_and_cpus(tmp_path, photos, model_dir, monk
         pools.append(max_workers)
         return ThreadPoolExecutor(max_workers=max_workers)
 
-    monkeypatch.setattr(pipeline, "ThreadPoolExecutor", recording_pool)
-    monkeypatch.setattr(pipeline.os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(engine, "ThreadPoolExecutor", recording_pool)
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 64)
     report = retouch([str(photos)], model_dir, tmp_path / "out", device="cpu",
                      workers=10_000, progress=False)
     assert report.exit_code == 0

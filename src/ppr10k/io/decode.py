@@ -6,12 +6,15 @@ import io
 import os
 import warnings
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import imagecodecs
 import numpy as np
 import tifffile
 from PIL import Image
+
+if TYPE_CHECKING:
+    import torch
 
 SUFFIX_KINDS = {".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 
@@ -106,12 +109,15 @@ def _decode(path: Path, kind: str) -> np.ndarray:
         return _decode_tiff(path)
     source: Path | BinaryIO = path
     if kind == "jpeg":  # read once: checked for truncation, then decoded from memory
-        data = path.read_bytes()
-        _check_jpeg_complete(path, data)
-        source = io.BytesIO(data)
+        source = io.BytesIO(read_jpeg(path))
     if kind == "png" and _png_depth(path) == 16:
         array = imagecodecs.png_decode(path.read_bytes())
         return _rgb(np.asarray(array), path)
+    return _decode_opened(source, kind, path)
+
+
+def _decode_opened(source: Path | BinaryIO, kind: str, path: Path) -> np.ndarray:
+    """JPEG or 8/16-bit PNG samples through Pillow from a path or file object."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         with open_image(source, kind) as img:
@@ -121,6 +127,54 @@ def _decode(path: Path, kind: str) -> np.ndarray:
                 return _rgb(grey, path)
             rgb = img if img.mode == "RGB" else img.convert("RGB")
             return np.array(rgb)  # writable (np.asarray of a PIL image is read-only)
+
+
+def read_jpeg(path: Path) -> bytes:
+    """A JPEG file's bytes, refused when its image data was cut short.
+
+    Raises:
+        PhotoError: truncated (:func:`ppr10k.io.jpeg_check.jpeg_truncation`), naming the file.
+    """
+    data = path.read_bytes()
+    _check_jpeg_complete(path, data)
+    return data
+
+
+def decode_jpeg_bytes(path: Path, data: bytes) -> np.ndarray:
+    """CPU decode of a checked JPEG's bytes (:func:`read_jpeg`) into ``(H, W, 3)`` uint8, as
+    :func:`decode_pixels` decodes the file; ``path`` names it in errors."""
+    try:
+        return _decode_opened(io.BytesIO(data), "jpeg", path)
+    except (PhotoError, FileNotFoundError):
+        raise
+    except DECODE_ERRORS as error:
+        raise decode_error(path, "jpeg", error) from None
+
+
+def decode_jpeg_on_device(data: bytes, device: torch.device | str) -> torch.Tensor | None:
+    """Decode a checked JPEG's bytes (:func:`read_jpeg`) on a CUDA device (nvJPEG through
+    ``torchvision.io.decode_jpeg``) into an ``(H, W, 3)`` uint8 tensor there, stored
+    orientation.
+
+    Returns:
+        The tensor, or None where the device decoder does not apply (a JPEG that is not
+        8-bit YCbCr or grey, e.g. CMYK; torchvision without a GPU decoder; a decoder
+        error): decode it with :func:`decode_jpeg_bytes` then.
+    """
+    try:
+        with open_image(io.BytesIO(data), "jpeg") as img:
+            if img.mode not in ("RGB", "L"):
+                return None
+        import torch
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        image = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+    except Exception:  # noqa: BLE001 - any failure of the device decoder: the CPU decodes
+        return None
+    if image.ndim != 3 or image.shape[0] != 3:
+        return None
+    return image.permute(1, 2, 0).contiguous()
 
 
 def _check_jpeg_complete(path: Path, data: bytes) -> None:

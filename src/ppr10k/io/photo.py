@@ -24,8 +24,11 @@ from ppr10k.io.decode import (
     PhotoError,
     PhotoTooLargeError,
     decode_error,
+    decode_jpeg_bytes,
+    decode_jpeg_on_device,
     decode_pixels,
     open_image,
+    read_jpeg,
 )
 from ppr10k.io.image import atomic_write, encode_image, to_float
 from ppr10k.io.metadata import (
@@ -38,6 +41,8 @@ from ppr10k.io.metadata import (
 from ppr10k.io.raw import RAW_SUFFIXES, RawDecodeError, is_raw, raw_size
 
 if TYPE_CHECKING:
+    import torch
+
     from ppr10k.io.colour import ColourProfile
 
 __all__ = [
@@ -79,7 +84,8 @@ class Photo:
 
     Attributes:
         pixels: ``(H, W, 3)`` samples as decoded: uint8, uint16 (16-bit files and raws) or
-            float32 in [0, 1] (float TIFFs).
+            float32 in [0, 1] (float TIFFs); a uint8 tensor on a CUDA device for a JPEG
+            decoded there (:func:`read_photo`'s ``jpeg_device``).
         metadata: EXIF, ICC profile, orientation and capture time.
         kind: ``jpeg``, ``png``, ``tiff`` or ``raw``.
         path: the file it came from.
@@ -87,7 +93,7 @@ class Photo:
             from (None: as decoded).
     """
 
-    pixels: np.ndarray
+    pixels: np.ndarray | torch.Tensor
     metadata: PhotoMetadata
     kind: str
     path: Path
@@ -98,7 +104,7 @@ class Photo:
     @property
     def bits(self) -> int:
         """Bits per sample of the source: 8, or 16 (also for float TIFFs)."""
-        return 8 if self.pixels.dtype == np.uint8 else 16
+        return 8 if str(self.pixels.dtype) in ("uint8", "torch.uint8") else 16
 
 
 def sniff_format(path: str | os.PathLike) -> str | None:
@@ -188,7 +194,8 @@ def _header_size(path: Path, kind: str) -> tuple[int, int]:
 
 
 def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS,
-               metadata: bool = True, raw_space: str = "srgb") -> Photo:
+               metadata: bool = True, raw_space: str = "srgb",
+               jpeg_device: torch.device | str | None = None) -> Photo:
     """Read a JPEG, PNG, 8/16-bit TIFF or camera raw with its metadata.
 
     Args:
@@ -196,6 +203,10 @@ def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
         max_pixels: refuse images larger than this (None: no limit).
         metadata: read EXIF/ICC/capture time too.
         raw_space: ``srgb`` (default) or ``xyz``: what raws are developed into.
+        jpeg_device: a CUDA device to decode JPEGs on (nvJPEG); the photo's ``pixels`` are
+            then an ``(H, W, 3)`` uint8 tensor there. JPEGs that device cannot decode, and
+            every other format, are decoded on the CPU as without it. The same checks
+            apply (a truncated JPEG is refused before any decoder sees it).
 
     Returns:
         The :class:`Photo`; raws are developed to 16-bit sRGB (:func:`ppr10k.io.raw.read_raw`).
@@ -207,7 +218,13 @@ def read_photo(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIX
     path = Path(path)
     kind, _, _ = probe_photo(path, max_pixels)
     try:
-        pixels = decode_pixels(path, kind, raw_space=raw_space)
+        if kind == "jpeg" and jpeg_device is not None:
+            data = read_jpeg(path)
+            pixels = decode_jpeg_on_device(data, jpeg_device)
+            if pixels is None:
+                pixels = decode_jpeg_bytes(path, data)
+        else:
+            pixels = decode_pixels(path, kind, raw_space=raw_space)
     except PhotoError:
         raise
     except RawDecodeError as error:

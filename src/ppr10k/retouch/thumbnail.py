@@ -16,7 +16,8 @@ import torch
 from ppr10k.io.image import SAMPLE_PEAKS
 from ppr10k.io.metadata import orient
 
-__all__ = ["PREDICTOR_LONG_EDGE", "area_resize", "predictor_input", "thumbnail_size"]
+__all__ = ["PREDICTOR_LONG_EDGE", "area_resize", "area_resize_torch", "orient_tensor",
+           "predictor_input", "predictor_input_torch", "thumbnail_size"]
 
 #: Long edge of the 360p PPR10K release the models were trained on.
 PREDICTOR_LONG_EDGE = 540
@@ -124,3 +125,76 @@ def predictor_input(pixels: np.ndarray, orientation: int = 1,
     small = area_resize(pixels, thumbnail_size(*pixels.shape[:2], long_edge))
     small = np.ascontiguousarray(orient(small, orientation))
     return torch.from_numpy(small.transpose(2, 0, 1).copy())[None]
+
+
+def area_resize_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """:func:`area_resize` for a tensor, on its own device (a photo decoded on the GPU).
+
+    The same box filter written as two products with the coverage matrices of
+    :func:`_coverage`, accumulated in float64 as the numba kernel does.
+
+    Args:
+        image: ``(H, W, 3)`` uint8, uint16 or float32 tensor.
+        size: ``(height, width)`` of the result, each no larger than the input's.
+
+    Returns:
+        ``(height, width, 3)`` float32 in [0, 1], on ``image``'s device.
+
+    Example:
+        >>> x = torch.arange(12, dtype=torch.float32).reshape(2, 2, 3)
+        >>> area_resize_torch(x / 11, (1, 1)).double().round(decimals=4).tolist()
+        [[[0.4091, 0.5, 0.5909]]]
+    """
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3), got {tuple(image.shape)}")
+    peaks = {torch.uint8: 255.0, torch.uint16: 65535.0, torch.float32: 1.0}
+    if image.dtype not in peaks:
+        raise TypeError(f"image must be uint8, uint16 or float32, got {image.dtype}")
+    height, width = image.shape[:2]
+    out_h, out_w = size
+    if not (1 <= out_h <= height and 1 <= out_w <= width):
+        raise ValueError(f"area_resize only reduces: {height}x{width} -> {out_h}x{out_w}")
+    rows = _coverage_matrix(height, out_h, image.device)  # (out_h, H)
+    cols = _coverage_matrix(width, out_w, image.device)  # (out_w, W)
+    x = image.to(torch.float64)
+    x = (rows @ x.reshape(height, width * 3)).reshape(out_h, width, 3)
+    x = torch.einsum("jx,hxc->hjc", cols, x)
+    return (x * (1.0 / peaks[image.dtype])).to(torch.float32)
+
+
+def _coverage_matrix(n_in: int, n_out: int, device: torch.device) -> torch.Tensor:
+    """``(n_out, n_in)`` float64: each output cell's share of each input pixel."""
+    cell, first, second = _coverage(n_in, n_out)
+    matrix = np.zeros((n_out, n_in), np.float64)
+    index = np.arange(n_in)
+    matrix[cell, index] = first
+    spill = cell + 1 < n_out
+    matrix[cell[spill] + 1, index[spill]] += second[spill]
+    return torch.from_numpy(matrix).to(device)
+
+
+def orient_tensor(image: torch.Tensor, orientation: int) -> torch.Tensor:
+    """:func:`ppr10k.io.metadata.orient` for an ``(H, W, C)`` tensor (a view or a flip)."""
+    if orientation == 2:
+        return image.flip(1)
+    if orientation == 3:
+        return image.flip(0, 1)
+    if orientation == 4:
+        return image.flip(0)
+    if orientation == 5:
+        return image.permute(1, 0, 2)
+    if orientation == 6:
+        return torch.rot90(image, -1, dims=(0, 1))
+    if orientation == 7:
+        return image.permute(1, 0, 2).flip(0, 1)
+    if orientation == 8:
+        return torch.rot90(image, 1, dims=(0, 1))
+    return image
+
+
+def predictor_input_torch(pixels: torch.Tensor, orientation: int = 1,
+                          long_edge: int = PREDICTOR_LONG_EDGE) -> torch.Tensor:
+    """:func:`predictor_input` for samples held in a tensor: ``(1, 3, h, w)`` float32 on
+    ``pixels``' device."""
+    small = area_resize_torch(pixels, thumbnail_size(*pixels.shape[:2], long_edge))
+    return orient_tensor(small, orientation).permute(2, 0, 1).contiguous()[None]
