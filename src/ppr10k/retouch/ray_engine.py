@@ -19,20 +19,41 @@ and :func:`import_ray` says in one line how to install it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import datetime as dt
 import logging
 import os
 import pickle
 import socket
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from ppr10k.retouch.discover import Job
+from tqdm.auto import tqdm
 
-__all__ = ["INSTALL_HINT", "PoolPlan", "RayAddressError", "RayUnavailableError",
-           "check_address", "import_ray", "plan_pools", "ray_session"]
+from ppr10k.io.guard import remove_stale_temps
+from ppr10k.io.metadata import read_metadata
+from ppr10k.models.lut3d import ApplyPlan
+from ppr10k.retouch.engine import (
+    CUDA_BATCH,
+    DecodeSpec,
+    JobPlan,
+    Params,
+    PhotoJob,
+    Retoucher,
+    check_params,
+    decode_photo,
+    failure_result,
+    render,
+    write_rendered,
+)
+from ppr10k.retouch.options import OutputOptions
+from ppr10k.retouch.report import PhotoResult, RetouchReport
+from ppr10k.retouch.runners import EngineUsageError
+
+__all__ = ["INSTALL_HINT", "PoolPlan", "RayAddressError", "RayRunner", "RayUnavailableError",
+           "Stages", "check_address", "import_ray", "plan_pools", "ray_session"]
 
 #: How to get the engine's dependencies (one line, for the CLI).
 INSTALL_HINT = ("--engine ray needs Ray Data: pip install -e '.[ray]' (or pip install "
@@ -45,11 +66,11 @@ RETRIES = 3
 CONNECT_TIMEOUT_S = 5.0
 
 
-class RayUnavailableError(ImportError):
+class RayUnavailableError(EngineUsageError, ImportError):
     """Ray (the ``ray`` extra) is not installed."""
 
 
-class RayAddressError(ValueError):
+class RayAddressError(EngineUsageError):
     """``--address`` is malformed or nothing answers there."""
 
 
@@ -57,7 +78,7 @@ def import_ray():
     """``ray`` with ``ray.data`` loaded, or :class:`RayUnavailableError` (one line)."""
     try:
         import ray
-        import ray.data  # noqa: F401 - the engine needs Ray Data
+        import ray.data  # the engine needs Ray Data
     except ImportError:
         raise RayUnavailableError(INSTALL_HINT) from None
     return ray
@@ -88,8 +109,10 @@ def check_address(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> 
     Raises:
         RayAddressError: one line naming the address.
     """
-    if address is None or address == "auto" or address.startswith("ray://"):
+    if address is None or address.startswith("ray://"):
         return
+    if address == "auto":
+        address = _auto_address()
     host, port = parse_address(address)
     try:
         with socket.create_connection((host, port), timeout=timeout_s):
@@ -101,6 +124,22 @@ def check_address(address: str | None, timeout_s: float = CONNECT_TIMEOUT_S) -> 
             f"--address {address}: no Ray cluster answers there ({reason}); start one with "
             f"`ray start --head --port {port}` on {host}, or leave out --address for a "
             "local Ray") from None
+
+
+def _auto_address() -> str:
+    """The cluster ``--address auto`` means (``RAY_ADDRESS``, else the last ``ray start``
+    on this machine), found as Ray finds it."""
+    from ray._private import services
+
+    try:
+        found = services.canonicalize_bootstrap_address("auto")
+    except ConnectionError:
+        found = None
+    if not found:
+        raise RayAddressError("--address auto: no Ray cluster runs on this machine (start one "
+                              "with `ray start --head`, or leave out --address for a local "
+                              "Ray)")
+    return found
 
 
 @dataclass(frozen=True)
@@ -251,7 +290,6 @@ def _with_retries(call: Callable, *args, **kwargs):
         return call(*args, **kwargs)
 
 
-# --- the run ---------------------------------------------------------------------------
 
 
 @contextlib.contextmanager
@@ -269,6 +307,214 @@ def _env(**values: str) -> Iterator[None]:
                 os.environ[name] = old
 
 
+# --- the run ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stages:
+    """The model-free stage functions the tasks call (the local engine's own; a test may
+    swap one for a faulty copy). Module-level functions, so they pickle by name."""
+
+    decode: Callable = decode_photo
+    render: Callable = render
+    write: Callable = write_rendered
+
+
+class RayRunner:
+    """Runs a :class:`~ppr10k.retouch.Retoucher`'s stages on Ray Data.
+
+    Args:
+        address: ``auto``, ``HOST:PORT`` or ``ray://HOST:PORT`` of a running cluster; None
+            starts a local Ray (loopback only) with ``num_cpus`` CPUs (default: this
+            machine's), shut down at the end.
+        num_cpus: the local Ray's CPUs.
+        stages: the stage functions the tasks call.
+
+    Raises:
+        RayUnavailableError: Ray is not installed (checked here, before any work).
+        RayAddressError: nothing answers at ``address`` (checked here).
+
+    The driver plans the jobs and forms the groups (:meth:`Retoucher.plan_jobs`), locks
+    the output folder once the cluster is reached, and turns every photo's outcome into the
+    same :class:`PhotoResult` as the local engine. Photos whose worker process dies are
+    retried (:data:`RETRIES` times); temp files of killed writes are removed at the end.
+    """
+
+    def __init__(self, address: str | None = None, num_cpus: int | None = None,
+                 stages: Stages | None = None) -> None:
+        import_ray()
+        check_address(address)
+        self.address = address
+        self.num_cpus = num_cpus
+        self.stages = stages or Stages()
+
+    def run(self, engine: Retoucher, inputs: Sequence[str | os.PathLike],
+            out_dir: str | os.PathLike) -> RetouchReport:
+        """Retouch ``inputs`` into ``out_dir`` with ``engine``'s model and options.
+
+        Returns:
+            The :class:`RetouchReport`, as :meth:`Retoucher.run` gives it.
+        """
+        start = time.perf_counter()
+        started_at = time.time()
+        plan = engine.plan_jobs(inputs, out_dir)
+        report = RetouchReport(ignored=plan.ignored)
+        report.results.extend(plan.failed)
+        lock = None
+        try:
+            with ray_session(self.address, self.num_cpus) as ray:
+                lock = engine.open_output(plan, started_at)
+                run = _Run(ray, engine, self.stages, plan)
+                with tqdm(total=len(plan.jobs), unit="photo", dynamic_ncols=True,
+                          disable=not engine.run_options.progress, desc="retouch") as bar:
+                    if engine.group.consistent:
+                        report.results.extend(run.groups(bar, report))
+                    else:
+                        report.results.extend(run.single(bar))
+        finally:
+            if lock is not None:  # the workers are gone: no temp file has a live writer
+                _remove_temps(plan)
+                lock.release()
+        report.seconds = time.perf_counter() - start
+        return report
+
+
+def _remove_temps(plan: JobPlan) -> None:
+    """Remove the temp files that killed writes of this run left (any age)."""
+    for folder in {job.output.parent for job in plan.jobs}:
+        remove_stale_temps(folder, time.time() + 1.0)
+
+
+class _Run:
+    """One run's datasets: single (streaming) or group (two passes) mode."""
+
+    def __init__(self, ray, engine: Retoucher, stages: Stages, plan: JobPlan) -> None:
+        self.ray = ray
+        self.engine = engine
+        self.stages = stages
+        self.plan = plan
+        self.pools = plan_pools(ray.cluster_resources())
+        self.spec = dataclasses.replace(engine.decode_spec, jpeg_device=None)
+
+    def _skip(self, job: PhotoJob) -> bool:
+        return self.engine.output.existing == "skip" and job.output.exists()
+
+    def _rows(self, jobs: Sequence[PhotoJob], **extra: list) -> list[dict]:
+        return [{"index": job.index, "job": _pack(job),
+                 **{key: values[i] for key, values in extra.items()}}
+                for i, job in enumerate(jobs)]
+
+    def _predicted(self, jobs: list[PhotoJob], keep_pixels: bool, with_plan: bool):
+        """decode (tasks) -> predict (actor pool): a dataset of rows with ``params`` or
+        ``plan`` (packed), or ``failure``."""
+        ray, pools = self.ray, self.pools
+        batch = (self.engine.run_options.batch_size or CUDA_BATCH) if pools.actor_gpus else (
+            self.engine.batch_size)
+        engine_ref = ray.put(self.engine)
+        ds = ray.data.from_items(self._rows(jobs), override_num_blocks=max(1, len(jobs)))
+        ds = _with_retries(ds.map, _decode_task, num_cpus=pools.task_cpus,
+                           fn_kwargs={"stages": self.stages, "spec": self.spec,
+                                      "keep_pixels": keep_pixels},
+                           max_retries=RETRIES)
+        return _with_retries(
+            ds.map_batches, _Predictor, batch_size=batch, batch_format="numpy",
+            fn_constructor_kwargs={"engine_ref": engine_ref, "gpu": pools.actor_gpus > 0,
+                                   "with_plan": with_plan},
+            compute=ray.data.ActorPoolStrategy(size=pools.actors),
+            num_cpus=pools.actor_cpus, num_gpus=pools.actor_gpus,
+            max_restarts=RETRIES, max_task_retries=RETRIES)
+
+    def _applied(self, ds):
+        return _with_retries(ds.map, _apply_task, num_cpus=self.pools.task_cpus,
+                             fn_kwargs={"stages": self.stages, "spec": self.spec,
+                                        "output": self.engine.output},
+                             max_retries=RETRIES)
+
+    def single(self, bar: tqdm) -> list[PhotoResult]:
+        """decode -> predict + plan -> apply + write, streaming, one photo per block."""
+        results: dict[int, PhotoResult] = {}
+        todo = []
+        for job in self.plan.jobs:
+            if self._skip(job):
+                results[job.index] = PhotoResult(job.source, job.output, "skipped")
+                bar.update(1)
+            else:
+                todo.append(job)
+        if todo:
+            ds = self._applied(self._predicted(todo, keep_pixels=True, with_plan=True))
+            for row in ds.iter_rows():
+                results[row["index"]] = _unpack(row["result"])
+                bar.update(1)
+        return [results[job.index] for job in self.plan.jobs]
+
+    def groups(self, bar: tqdm, report: RetouchReport) -> list[PhotoResult]:
+        """Pass 1: every photo's parameters from its thumbnail; the driver forms the groups
+        and averages them; pass 2: decode, apply with the group's plan, write."""
+        engine, plan = self.engine, self.plan
+        jobs = plan.jobs
+        results: dict[int, PhotoResult] = {}
+        predicted: dict[int, Params] = {}
+        times: list[dt.datetime | None] = [None] * len(jobs)
+        bar.set_description("analyse")
+        if jobs:
+            ds = self._predicted(jobs, keep_pixels=False, with_plan=False)
+            for row in ds.iter_rows():
+                index = row["index"]
+                times[index] = _unpack(row["time"])
+                if row["failure"]:
+                    results[index] = _unpack(row["failure"])
+                    if plan.needs_capture_times:  # grouped as its header says
+                        times[index] = read_metadata(jobs[index].source,
+                                                     carried=False).capture_time
+                else:
+                    predicted[index] = _unpack(row["params"])
+                bar.update(1)
+        groups = plan.groups if plan.groups is not None else engine.form_groups(plan, times)
+        report.groups = [[jobs[i].source for i in group] for group in groups]
+        report.group_by = engine.group.by
+
+        todo, plans, shared = [], [], {}
+        for number, group in enumerate(groups):
+            members = [i for i in group if i in predicted]
+            if members:
+                averaged = engine.average([predicted[i] for i in members])
+                shared.update({i: (p, number) for i, p in zip(members, averaged,
+                                                               strict=True)})
+        for index, job in enumerate(jobs):
+            if index in results:
+                continue
+            params, number = shared[index]
+            flat = [round(float(v), 6) for v in params["weights"][0]]
+            if self._skip(job):
+                results[index] = PhotoResult(job.source, job.output, "skipped", weights=flat,
+                                             group=number)
+                continue
+            results[index] = PhotoResult(job.source, job.output, "done", weights=flat,
+                                         group=number)  # until pass 2 says otherwise
+            todo.append(job)
+            plans.append(_pack(_on_cpu(engine.apply_plan(params))))
+        bar.reset(total=len(jobs))
+        bar.set_description("retouch")
+        bar.update(len(jobs) - len(todo))
+        if todo:
+            ds = self.ray.data.from_items(self._rows(todo, plan=plans),
+                                          override_num_blocks=len(todo))
+            ds = _with_retries(ds.map, _decode_apply_task, num_cpus=self.pools.task_cpus,
+                               fn_kwargs={"stages": self.stages, "spec": self.spec,
+                                          "output": engine.output},
+                               max_retries=RETRIES)
+            for row in ds.iter_rows():
+                outcome: PhotoResult = _unpack(row["result"])
+                before = results[row["index"]]
+                outcome.weights, outcome.group = before.weights, before.group
+                results[row["index"]] = outcome
+                bar.update(1)
+        return [results[index] for index in range(len(jobs))]
+
+
+# --- what runs on the workers -----------------------------------------------------------
+
+
 def _pack(value) -> bytes:
     return pickle.dumps(value, protocol=5)
 
@@ -277,104 +523,114 @@ def _unpack(data: bytes):
     return pickle.loads(data)
 
 
-def _job_of(row: dict) -> Job:
-    return Job(Path(row["source"]), Path(row["source"]).name, None, Path(row["output"]))
+def _on_cpu(plan: ApplyPlan) -> ApplyPlan:
+    """An apply plan with its tensors on the CPU (the tasks apply with the numba kernel)."""
+    curves = None if plan.curves is None else tuple(c.cpu() for c in plan.curves)
+    return dataclasses.replace(plan, lut=plan.lut.cpu(), curves=curves)
 
 
-def _decode_task(row: dict, stages, keep_photo: bool) -> dict:
-    """CPU task: decode one photo and make its predictor input."""
+def _decode_task(row: dict, stages: Stages, spec: DecodeSpec, keep_pixels: bool) -> dict:
+    """CPU task: decode one photo; its thumbnail and samples travel as separate columns
+    (the predictor unpacks the small one only)."""
+    job: PhotoJob = _unpack(row["job"])
     t0 = time.perf_counter()
     try:
-        photo = stages.decode(Path(row["source"]))
-        thumb = stages.thumbnail(photo)
+        decoded = stages.decode(job, spec, keep_pixels=keep_pixels)
     except Exception as error:  # noqa: BLE001 - reported per photo, as locally
-        return {**row, "failure": _pack(stages.failure(_job_of(row), error)), "photo": b"",
-                "thumb": b"", "seconds": time.perf_counter() - t0}
-    return {**row, "failure": b"", "photo": _pack(photo) if keep_photo else b"",
-            "thumb": _pack(thumb), "seconds": time.perf_counter() - t0}
+        return {**row, "failure": _pack(failure_result(job, error)), "thumb": b"",
+                "decoded": b"", "time": _pack(None), "seconds": 0.0}
+    thumb = decoded.thumbnail
+    return {**row, "failure": b"", "thumb": _pack(thumb),
+            "decoded": _pack(dataclasses.replace(decoded, thumbnail=None)),
+            "time": _pack(decoded.capture_time), "seconds": time.perf_counter() - t0}
 
 
 class _Predictor:
-    """Actor: holds the model; parameters (and, single mode, the apply plan) per photo."""
+    """Actor: holds the model (a :class:`Retoucher` on this worker's device) and predicts
+    each thumbnail's parameters; in single mode also the photo's apply plan."""
 
-    def __init__(self, model_ref, stages, device: str, with_plan: bool):
-        import torch
-
-        # One torch thread, as `ppr10k retouch` runs the predictor. Ray starts this process
-        # with OMP_NUM_THREADS=1 already; calling set_num_threads again was seen to change
-        # the predictions in the last bit (so outputs would no longer match the CLI's).
-        if torch.get_num_threads() != 1:
-            torch.set_num_threads(1)
+    def __init__(self, engine_ref, gpu: bool, with_plan: bool) -> None:
         ray = import_ray()
-        self.model = ray.get(model_ref).to(device).eval() if not isinstance(
-            model_ref, torch.nn.Module) else model_ref.to(device).eval()
-        self.device = device
-        self.stages = stages
+        engine: Retoucher = ray.get(engine_ref)
+        run = dataclasses.replace(engine.run_options, device="cuda" if gpu else "cpu",
+                                  progress=False)
+        self.engine = Retoucher(engine.model, engine.output, engine.group, run)
+        self.gpu = gpu
         self.with_plan = with_plan
 
     def __call__(self, batch: dict) -> dict:
-        params_out, plans, failures = [], [], []
-        for i, thumb in enumerate(batch["thumb"]):
-            failure = batch["failure"][i]
-            params = plan = b""
-            if not failure:
-                row = {"source": batch["source"][i], "output": batch["output"][i]}
-                try:
-                    p = self.stages.params(self.model, _unpack(thumb))
-                    params = _pack({k: v.cpu() for k, v in p.items()})
-                    if self.with_plan:
-                        plan = _pack(_plan_on_cpu(self.stages.plan(self.model, p)))
-                except Exception as error:  # noqa: BLE001 - reported per photo
-                    failure = _pack(self.stages.failure(_job_of(row), error))
-            params_out.append(params)
-            plans.append(plan)
-            failures.append(failure)
+        engine = self.engine
+        failures = list(batch["failure"])
+        ready = [i for i, failure in enumerate(failures) if not failure]
         out = {key: value for key, value in batch.items() if key != "thumb"}
-        out.update(params=params_out, plan=plans, failure=failures)
+        params_col = [b""] * len(failures)
+        plan_col = [b""] * len(failures)
+        jobs = [_unpack(batch["job"][i]) for i in ready]
+        try:
+            with contextlib.nullcontext() if self.gpu else _threads_as_main():
+                predicted = engine.predict([_unpack(batch["thumb"][i]) for i in ready])
+        except Exception as error:  # noqa: BLE001 - reported per photo, as locally
+            predicted = [error] * len(ready)
+        for i, job, params in zip(ready, jobs, predicted, strict=True):
+            try:
+                if isinstance(params, Exception):
+                    raise params
+                check_params(params, job.source)
+                if self.with_plan:
+                    plan_col[i] = _pack(_on_cpu(engine.apply_plan(params)))
+                else:
+                    params_col[i] = _pack(params)
+            except Exception as error:  # noqa: BLE001 - reported per photo
+                failures[i] = _pack(failure_result(job, error))
+        out.update(failure=failures, params=params_col, plan=plan_col)
         return out
 
 
-def _plan_on_cpu(plan):
-    """An apply plan with its tensors on the CPU (the apply tasks run the numba kernel)."""
-    curves = None if plan.curves is None else tuple(c.cpu() for c in plan.curves)
-    return type(plan)(plan.lut.cpu(), curves) if curves is not None else type(plan)(
-        plan.lut.cpu())
+@contextlib.contextmanager
+def _threads_as_main() -> Iterator[None]:
+    """torch's CPU thread count of a process's main thread, in this (non-main) thread.
+
+    Ray runs actor calls in a thread of its own. There torch follows
+    ``torch.set_num_threads`` (1 in Ray's workers), while in a main thread its kernels were
+    seen to use one thread per core whatever ``set_num_threads`` says; the two round some
+    convolutions differently in the last bit, which moves a few output pixels by a level or
+    more. Matching the main thread keeps outputs byte-identical to the local engine's.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
-def _apply_task(row: dict, stages) -> dict:
-    """CPU task: apply the plan at full resolution, encode, write atomically."""
+def _apply_task(row: dict, stages: Stages, spec: DecodeSpec, output: OutputOptions) -> dict:
+    """CPU task (single mode): apply the plan at full resolution, encode, write."""
+    job: PhotoJob = _unpack(row["job"])
+    if row["failure"]:
+        return {"index": row["index"], "result": row["failure"]}
     t0 = time.perf_counter()
-    failure = row["failure"]
-    if not failure:
-        try:
-            photo = (_unpack(row["photo"]) if row["photo"]
-                     else stages.decode(Path(row["source"])))
-            stages.write(photo, _unpack(row["plan"]), Path(row["output"]))
-        except Exception as error:  # noqa: BLE001 - reported per photo
-            failure = _pack(stages.failure(_job_of(row), error))
-    return {"index": row["index"], "failure": failure,
-            "seconds": row.get("seconds", 0.0) + time.perf_counter() - t0}
+    try:
+        stages.write(stages.render(_unpack(row["decoded"]), _unpack(row["plan"]), output,
+                                   "numba"))
+    except Exception as error:  # noqa: BLE001 - reported per photo
+        return {"index": row["index"], "result": _pack(failure_result(job, error))}
+    seconds = row["seconds"] + time.perf_counter() - t0
+    return {"index": row["index"],
+            "result": _pack(PhotoResult(job.source, job.output, "done", seconds=seconds))}
 
 
-def _stream(ray, rows: list[dict], stages, pools: PoolPlan, model_ref, device: str,
-            predict: bool, keep_photo: bool, with_plan: bool, write: bool,
-            on_row: Callable[[dict], None]) -> None:
-    """Run one pass over ``rows`` (one block each), calling ``on_row`` as rows finish."""
-    ds = ray.data.from_items(rows, override_num_blocks=len(rows))
-    retry = {"max_retries": RETRIES}
-    if predict:
-        ds = _with_retries(ds.map, _decode_task, fn_kwargs={"stages": stages,
-                                                            "keep_photo": keep_photo},
-                           num_cpus=pools.task_cpus, **retry)
-        ds = _with_retries(
-            ds.map_batches, _Predictor, batch_size=1, batch_format="numpy",
-            fn_constructor_kwargs={"model_ref": model_ref, "stages": stages,
-                                   "device": device, "with_plan": with_plan},
-            compute=ray.data.ActorPoolStrategy(size=pools.actors),
-            num_cpus=pools.actor_cpus, num_gpus=pools.actor_gpus,
-            max_restarts=RETRIES, max_task_retries=RETRIES)
-    if write:
-        ds = _with_retries(ds.map, _apply_task, fn_kwargs={"stages": stages},
-                           num_cpus=pools.task_cpus, **retry)
-    for row in ds.iter_rows():
-        on_row(row)
+def _decode_apply_task(row: dict, stages: Stages, spec: DecodeSpec,
+                       output: OutputOptions) -> dict:
+    """CPU task (group mode, pass 2): decode again, apply the group's plan, write."""
+    job: PhotoJob = _unpack(row["job"])
+    t0 = time.perf_counter()
+    try:
+        decoded = stages.decode(job, spec, thumbnail=False)
+        stages.write(stages.render(decoded, _unpack(row["plan"]), output, "numba"))
+    except Exception as error:  # noqa: BLE001 - reported per photo
+        return {"index": row["index"], "result": _pack(failure_result(job, error))}
+    return {"index": row["index"], "result": _pack(
+        PhotoResult(job.source, job.output, "done", seconds=time.perf_counter() - t0))}
