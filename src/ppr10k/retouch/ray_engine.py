@@ -395,6 +395,7 @@ class _Run:
         self.plan = plan
         self.pools = plan_pools(ray.cluster_resources())
         self.spec = dataclasses.replace(engine.decode_spec, jpeg_device=None)
+        self._engine_ref = None
 
     def _skip(self, job: PhotoJob) -> bool:
         return self.engine.output.existing == "skip" and job.output.exists()
@@ -407,20 +408,26 @@ class _Run:
     def _predicted(self, jobs: list[PhotoJob], keep_pixels: bool, with_plan: bool):
         """decode (tasks) -> predict (actor pool): a dataset of rows with ``params`` or
         ``plan`` (packed), or ``failure``."""
-        ray, pools = self.ray, self.pools
-        batch = (self.engine.run_options.batch_size or CUDA_BATCH) if pools.actor_gpus else (
-            self.engine.batch_size)
-        engine_ref = ray.put(self.engine)
-        ds = ray.data.from_items(self._rows(jobs), override_num_blocks=max(1, len(jobs)))
-        ds = _with_retries(ds.map, _decode_task, num_cpus=pools.task_cpus,
+        ds = self.ray.data.from_items(self._rows(jobs), override_num_blocks=len(jobs))
+        ds = _with_retries(ds.map, _decode_task, num_cpus=self.pools.task_cpus,
                            fn_kwargs={"stages": self.stages, "spec": self.spec,
                                       "keep_pixels": keep_pixels},
                            max_retries=RETRIES)
+        return self._model_stage(ds, "plan" if with_plan else "params")
+
+    def _model_stage(self, ds, produce: str):
+        """The actor pool holding the model: thumbnails (or, ``produce="plan"`` without a
+        ``thumb`` column, parameters) in; ``params`` or ``plan`` out."""
+        pools = self.pools
+        batch = (self.engine.run_options.batch_size or CUDA_BATCH) if pools.actor_gpus else (
+            self.engine.batch_size)
+        if self._engine_ref is None:
+            self._engine_ref = self.ray.put(self.engine)
         return _with_retries(
             ds.map_batches, _Predictor, batch_size=batch, batch_format="numpy",
-            fn_constructor_kwargs={"engine_ref": engine_ref, "gpu": pools.actor_gpus > 0,
-                                   "with_plan": with_plan},
-            compute=ray.data.ActorPoolStrategy(size=pools.actors),
+            fn_constructor_kwargs={"engine_ref": self._engine_ref,
+                                   "gpu": pools.actor_gpus > 0, "produce": produce},
+            compute=self.ray.data.ActorPoolStrategy(size=pools.actors),
             num_cpus=pools.actor_cpus, num_gpus=pools.actor_gpus,
             max_restarts=RETRIES, max_task_retries=RETRIES)
 
@@ -473,7 +480,7 @@ class _Run:
         report.groups = [[jobs[i].source for i in group] for group in groups]
         report.group_by = engine.group.by
 
-        todo, plans, shared = [], [], {}
+        todo, params_of, shared = [], [], {}
         for number, group in enumerate(groups):
             members = [i for i in group if i in predicted]
             if members:
@@ -492,14 +499,15 @@ class _Run:
             results[index] = PhotoResult(job.source, job.output, "done", weights=flat,
                                          group=number)  # until pass 2 says otherwise
             todo.append(job)
-            plans.append(_pack(_on_cpu(engine.apply_plan(params))))
+            params_of.append(_pack(params))
         bar.reset(total=len(jobs))
         bar.set_description("retouch")
         bar.update(len(jobs) - len(todo))
-        if todo:
-            ds = self.ray.data.from_items(self._rows(todo, plan=plans),
-                                          override_num_blocks=len(todo))
-            ds = _with_retries(ds.map, _decode_apply_task, num_cpus=self.pools.task_cpus,
+        if todo:  # plans from the pool (it holds the basis LUTs), then decode + apply + write
+            rows = self._rows(todo, params=params_of, failure=[b""] * len(todo))
+            ds = self.ray.data.from_items(rows, override_num_blocks=len(todo))
+            ds = _with_retries(self._model_stage(ds, "plan").map, _decode_apply_task,
+                               num_cpus=self.pools.task_cpus,
                                fn_kwargs={"stages": self.stages, "spec": self.spec,
                                           "output": engine.output},
                                max_retries=RETRIES)
@@ -546,44 +554,49 @@ def _decode_task(row: dict, stages: Stages, spec: DecodeSpec, keep_pixels: bool)
 
 
 class _Predictor:
-    """Actor: holds the model (a :class:`Retoucher` on this worker's device) and predicts
-    each thumbnail's parameters; in single mode also the photo's apply plan."""
+    """Actor: holds the model (a :class:`Retoucher` on this worker's device). From each
+    row's thumbnail it predicts the parameters (``produce="params"``) or the apply plan
+    (``"plan"``); rows without a thumbnail bring their (group-averaged) parameters and get
+    their plan."""
 
-    def __init__(self, engine_ref, gpu: bool, with_plan: bool) -> None:
+    def __init__(self, engine_ref, gpu: bool, produce: str) -> None:
         ray = import_ray()
         engine: Retoucher = ray.get(engine_ref)
         run = dataclasses.replace(engine.run_options, device="cuda" if gpu else "cpu",
                                   progress=False)
         self.engine = Retoucher(engine.model, engine.output, engine.group, run)
         self.gpu = gpu
-        self.with_plan = with_plan
+        self.produce = produce
 
     def __call__(self, batch: dict) -> dict:
-        engine = self.engine
         failures = list(batch["failure"])
         ready = [i for i, failure in enumerate(failures) if not failure]
-        out = {key: value for key, value in batch.items() if key != "thumb"}
-        params_col = [b""] * len(failures)
-        plan_col = [b""] * len(failures)
         jobs = [_unpack(batch["job"][i]) for i in ready]
-        try:
-            with contextlib.nullcontext() if self.gpu else _threads_as_main():
-                predicted = engine.predict([_unpack(batch["thumb"][i]) for i in ready])
-        except Exception as error:  # noqa: BLE001 - reported per photo, as locally
-            predicted = [error] * len(ready)
+        if "thumb" in batch:
+            predicted = self._predict([_unpack(batch["thumb"][i]) for i in ready])
+        else:
+            predicted = [_unpack(batch["params"][i]) for i in ready]
+        out = {key: value for key, value in batch.items() if key not in ("thumb", "params")}
+        column = [b""] * len(failures)
         for i, job, params in zip(ready, jobs, predicted, strict=True):
             try:
                 if isinstance(params, Exception):
                     raise params
                 check_params(params, job.source)
-                if self.with_plan:
-                    plan_col[i] = _pack(_on_cpu(engine.apply_plan(params)))
-                else:
-                    params_col[i] = _pack(params)
-            except Exception as error:  # noqa: BLE001 - reported per photo
+                column[i] = _pack(_on_cpu(self.engine.apply_plan(params))
+                                  if self.produce == "plan" else params)
+            except Exception as error:  # noqa: BLE001 - reported per photo, as locally
                 failures[i] = _pack(failure_result(job, error))
-        out.update(failure=failures, params=params_col, plan=plan_col)
+        out.update({"failure": failures, self.produce: column})
         return out
+
+    def _predict(self, thumbnails: list) -> list:
+        """Each thumbnail's parameters, or the error for all when the batch fails."""
+        try:
+            with contextlib.nullcontext() if self.gpu else _threads_as_main():
+                return self.engine.predict(thumbnails)
+        except Exception as error:  # noqa: BLE001 - reported per photo
+            return [error] * len(thumbnails)
 
 
 @contextlib.contextmanager
