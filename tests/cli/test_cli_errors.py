@@ -529,7 +529,7 @@ def unexpected(tmp: Path, rq: pytest.FixtureRequest) -> list[str]:
     def broken(*_args, **_kwargs):
         raise RuntimeError("something broke\nover two lines")
 
-    monkeypatch.setattr(ppr10k.retouch, "retouch", broken)
+    monkeypatch.setattr(ppr10k.retouch, "Retoucher", broken)
     return retouch_argv(tmp, tiny_model(tmp / "m"), photo(tmp / "in"))
 
 

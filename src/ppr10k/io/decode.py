@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import threading
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -165,16 +166,45 @@ def decode_jpeg_on_device(data: bytes, device: torch.device | str) -> torch.Tens
         with open_image(io.BytesIO(data), "jpeg") as img:
             if img.mode not in ("RGB", "L"):
                 return None
-        import torch
-        from torchvision.io import ImageReadMode, decode_jpeg
-
-        encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8)
-        image = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+        with _DEVICE_DECODE_LOCK:
+            image = _decode_jpeg_torch(data, device)
     except Exception:  # noqa: BLE001 - any failure of the device decoder: the CPU decodes
         return None
     if image.ndim != 3 or image.shape[0] != 3:
         return None
     return image.permute(1, 2, 0).contiguous()
+
+
+#: One device decode at a time (torchvision keeps one nvJPEG decoder per process).
+_DEVICE_DECODE_LOCK = threading.Lock()
+_SIDE_STREAMS: dict = {}
+
+
+def _decode_jpeg_torch(data: bytes, device: torch.device | str) -> torch.Tensor:
+    """``torchvision.io.decode_jpeg`` -> ``(3, H, W)`` uint8 on ``device``.
+
+    On CUDA the output is allocated on a side stream of its own, so that the decoder (which
+    writes from a private stream) is never handed memory that kernels queued on the
+    caller's stream still read; the device is synchronised before the output is used, and
+    the output is marked as used on the caller's stream, so its memory is not handed to
+    the next decode before those uses finish.
+    """
+    import torch
+
+    with warnings.catch_warnings():  # torchvision 0.29 points to TorchCodec on each call
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from torchvision.io import ImageReadMode, decode_jpeg
+
+        encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+        device = torch.device(device)
+        if device.type != "cuda":
+            return decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+        side = _SIDE_STREAMS.setdefault(device, torch.cuda.Stream(device))
+        with torch.cuda.stream(side):
+            image = decode_jpeg(encoded, mode=ImageReadMode.RGB, device=device)
+        torch.cuda.synchronize(device)
+        image.record_stream(torch.cuda.current_stream(device))
+        return image
 
 
 def _check_jpeg_complete(path: Path, data: bytes) -> None:

@@ -93,7 +93,8 @@ def apply_torch(pixels: np.ndarray | torch.Tensor, plan: ApplyPlan, dtype: np.dt
     out = torch.empty((height, width, 3), dtype=_TORCH_TYPES[np.dtype(dtype)], device=device)
     rows = max(1, tile_pixels // max(width, 1))
     for top in range(0, height, rows):
-        tile = source[top:top + rows].permute(2, 0, 1)[None].to(torch.float32)
+        tile = source[top:top + rows].permute(2, 0, 1)[None].to(
+            torch.float32, memory_format=torch.contiguous_format)
         if in_scale != 1.0:
             tile = tile.mul_(in_scale)
         y = apply_curves_and_lut(lut, tile, curves)[0]

@@ -9,6 +9,8 @@ in float, straight from the stored 8/16-bit samples, then handed to the model.
 
 from __future__ import annotations
 
+import functools
+
 import numba
 import numpy as np
 import torch
@@ -163,14 +165,20 @@ def area_resize_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
 
 
 def _coverage_matrix(n_in: int, n_out: int, device: torch.device) -> torch.Tensor:
-    """``(n_out, n_in)`` float64: each output cell's share of each input pixel."""
+    """``(n_out, n_in)`` float64 on ``device``: each output cell's share of each input pixel
+    (read only)."""
+    return _coverage_table(n_in, n_out).to(device)
+
+
+@functools.lru_cache(maxsize=16)
+def _coverage_table(n_in: int, n_out: int) -> torch.Tensor:
     cell, first, second = _coverage(n_in, n_out)
     matrix = np.zeros((n_out, n_in), np.float64)
     index = np.arange(n_in)
     matrix[cell, index] = first
     spill = cell + 1 < n_out
     matrix[cell[spill] + 1, index[spill]] += second[spill]
-    return torch.from_numpy(matrix).to(device)
+    return torch.from_numpy(matrix)
 
 
 def orient_tensor(image: torch.Tensor, orientation: int) -> torch.Tensor:
