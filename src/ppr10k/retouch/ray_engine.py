@@ -426,7 +426,8 @@ class _Run:
         return _with_retries(
             ds.map_batches, _Predictor, batch_size=batch, batch_format="numpy",
             fn_constructor_kwargs={"engine_ref": self._engine_ref,
-                                   "gpu": pools.actor_gpus > 0, "produce": produce},
+                                   "gpu": pools.actor_gpus > 0, "produce": produce,
+                                   "threads": os.cpu_count() or 1},
             compute=self.ray.data.ActorPoolStrategy(size=pools.actors),
             num_cpus=pools.actor_cpus, num_gpus=pools.actor_gpus,
             max_restarts=RETRIES, max_task_retries=RETRIES)
@@ -559,7 +560,7 @@ class _Predictor:
     (``"plan"``); rows without a thumbnail bring their (group-averaged) parameters and get
     their plan."""
 
-    def __init__(self, engine_ref, gpu: bool, produce: str) -> None:
+    def __init__(self, engine_ref, gpu: bool, produce: str, threads: int) -> None:
         ray = import_ray()
         engine: Retoucher = ray.get(engine_ref)
         run = dataclasses.replace(engine.run_options, device="cuda" if gpu else "cpu",
@@ -567,6 +568,7 @@ class _Predictor:
         self.engine = Retoucher(engine.model, engine.output, engine.group, run)
         self.gpu = gpu
         self.produce = produce
+        self.threads = threads
 
     def __call__(self, batch: dict) -> dict:
         failures = list(batch["failure"])
@@ -593,26 +595,29 @@ class _Predictor:
     def _predict(self, thumbnails: list) -> list:
         """Each thumbnail's parameters, or the error for all when the batch fails."""
         try:
-            with contextlib.nullcontext() if self.gpu else _threads_as_main():
+            with contextlib.nullcontext() if self.gpu else _threads_as_main(self.threads):
                 return self.engine.predict(thumbnails)
         except Exception as error:  # noqa: BLE001 - reported per photo
             return [error] * len(thumbnails)
 
 
 @contextlib.contextmanager
-def _threads_as_main() -> Iterator[None]:
-    """torch's CPU thread count of a process's main thread, in this (non-main) thread.
+def _threads_as_main(threads: int) -> Iterator[None]:
+    """torch's CPU numerics of the driver's main thread, in this actor's call thread.
 
-    Ray runs actor calls in a thread of its own. There torch follows
-    ``torch.set_num_threads`` (1 in Ray's workers), while in a main thread its kernels were
-    seen to use one thread per core whatever ``set_num_threads`` says; the two round some
-    convolutions differently in the last bit, which moves a few output pixels by a level or
-    more. Matching the main thread keeps outputs byte-identical to the local engine's.
+    Ray runs actor calls in a thread of their own, where torch follows
+    ``torch.set_num_threads`` (1 in Ray's workers); in a process's main thread (where the
+    local engine predicts) its resize and convolution kernels were seen to round as with one
+    thread per core, whatever ``set_num_threads`` says. The two differ in the last bit of
+    the predicted parameters, which moves a few output pixels by a level or more (seen with
+    torch 2.14 on this 2-core machine). Running the call with ``threads`` (the driver's CPU
+    count) reproduces the local engine's outputs byte for byte; it costs time where cores are
+    busy (measured in the README).
     """
     import torch
 
     before = torch.get_num_threads()
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     try:
         yield
     finally:
