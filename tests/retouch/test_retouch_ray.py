@@ -166,3 +166,38 @@ def test_without_ray_the_engine_says_how_to_install_it(photos, tmp_path, monkeyp
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1 and "[ray]" in err, err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_whole_job_and_leaves_only_complete_outputs(tmp_path):
+    """`ppr10k retouch --engine ray` in a child process, interrupted once outputs appear."""
+    import signal
+    import subprocess
+    import time
+
+    src = tmp_path / "in"
+    src.mkdir()
+    rng = np.random.default_rng(5)
+    for index in range(40):
+        pixels = rng.integers(0, 256, (90, 120, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(src / f"p{index:02d}.jpg", quality=90)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    code = "import sys; from ppr10k.cli.main import main; sys.exit(main())"
+    child = subprocess.Popen(
+        [sys.executable, "-c", code, "retouch", str(src), "--out", str(out), "--engine", "ray",
+         "--model", MODEL, "--quiet"], env=env, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and child.poll() is None and not (
+            out.is_dir() and any(p.suffix == ".jpg" for p in out.iterdir())):
+        time.sleep(0.2)
+    assert child.poll() is None, "the run ended before it could be interrupted"
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    left = sorted(p.name for p in out.iterdir())
+    assert 0 < len(left) < 40, left  # stopped part way, the lock released (no .ppr10k.lock)
+    assert all(name.endswith(".jpg") and not is_temp_name(name) for name in left), left
+    for name in left:  # every output that exists is complete
+        with Image.open(out / name) as image:
+            image.load()
