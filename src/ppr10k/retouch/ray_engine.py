@@ -8,12 +8,18 @@ Ray Data then streams the photos, with back-pressure, through
 
 one photo per block, so a task that dies is retried for that photo alone. With group
 consistency the first pass ends at the predictor (thumbnails only), the driver averages
-each group's parameters with the model's family, and a second pass decodes, applies and
-writes each photo. Outputs are written atomically by the same stage functions as the
-local engine's, so they are byte-identical to it and no partial file is ever visible.
+each group's parameters with the model's family, and a second pass turns them into apply
+plans in the actor pool, then decodes, applies and writes each photo. Outputs are written
+atomically by the same stage functions as the local engine's, so they are byte-identical to
+it (see :func:`_threads_as_main` for the one thing that needed care) and no partial file is
+ever visible; temp files of killed writes are removed at the end of the run.
 
-``ray`` is imported here only, lazily: without the ``ray`` extra the rest of ppr10k works
-and :func:`import_ray` says in one line how to install it.
+Process-wide state is restored when a session ends (:func:`ray_session`): Ray's loggers,
+Ray Data's context, the environment, the loopback switch and the SIGTERM handler that
+``ray.init`` replaces.
+
+Ray is imported lazily (``ray`` from :func:`import_ray`): this module needs it only to run,
+and without the ``ray`` extra :func:`import_ray` says in one line how to install it.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ import datetime as dt
 import logging
 import os
 import pickle
+import signal
 import socket
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -247,6 +255,7 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
         with _quiet_data(ray):
             yield ray
         return
+    sigterm = signal.getsignal(signal.SIGTERM)  # ray.init installs its own
     with _loggers_at(logging.ERROR, ("ray", "ray.data")):
         start = contextlib.nullcontext() if address else _local_only(ray)
         try:
@@ -263,6 +272,13 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
                 yield ray
         finally:
             ray.shutdown()
+            _restore_sigterm(sigterm)
+
+
+def _restore_sigterm(handler) -> None:
+    """Put back the SIGTERM handler ``ray.init`` replaced (possible from the main thread)."""
+    if handler is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 @contextlib.contextmanager
