@@ -209,6 +209,29 @@ def test_group_mode_decodes_each_photo_once_and_groups_by_decoded_time(tmp_path,
                 == (tmp_path / "redecoded" / path.name).read_bytes())
 
 
+def test_prefix_groups_go_a_window_at_a_time_within_the_budget(tmp_path, rng, monkeypatch):
+    """Groups known from names are done a few at a time: the budget holds one window's
+    samples (8 photos here), so sixteen photos are each decoded once."""
+    src = tmp_path / "ppr"
+    src.mkdir()
+    for g in range(1, 9):
+        for i in (1, 2):
+            write_photo(src / f"{g}_{i}.png",
+                        np.rint(photo_like(rng, 20, 30) * 255).astype(np.uint8), None)
+    assert engine_module._windows([[0, 1], [2, 3], [4, 5]], 3) == [[0, 1, 2, 3], [4, 5]]
+    model = random_model("seplut", seed=8)
+    reads = count_reads(monkeypatch)
+    group = GroupOptions(True, "prefix")
+    report = engine(model, group=group, memory_budget=8 * 20 * 30 * 3).run([src], tmp_path / "a")
+    assert report.exit_code == 0 and len(report.groups) == 8
+    assert set(reads.values()) == {1} and len(reads) == 16
+    reads.clear()
+    engine(model, group=group, memory_budget=0).run([src], tmp_path / "b")
+    assert set(reads.values()) == {2}
+    for path in sorted((tmp_path / "a").iterdir()):
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes()
+
+
 def test_single_mode_decodes_each_photo_once(tmp_path, folder, monkeypatch):
     reads = count_reads(monkeypatch)
     engine(random_model("seplut"), batch_size=3, workers=2).run([folder], tmp_path / "o")
@@ -447,3 +470,23 @@ def test_cuda_engine_with_gpu_jpeg_decode_matches_cpu(tmp_path, timed):
         c = read_photo(tmp_path / "cuda" / path.name).pixels.astype(int)
         assert np.abs(a - b).max() <= 1  # same decoder: the predictor and apply agree
         assert np.abs(a - c).mean() < 1.0  # nvJPEG's IDCT/upsampling differ slightly
+
+
+def test_cli_engine_options(tmp_path, folder, capsys):
+    from ppr10k.cli.main import main
+    from ppr10k.models import save_model
+
+    model = save_model(random_model("adaint", seed=10), tmp_path / "model")
+    base = ["retouch", str(folder), "--model", str(model), "--quiet", "--device", "cpu",
+            "--format", "png", "--bits", "8"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--out", str(tmp_path / "b"), "--apply-backend", "torch",
+                 "--workers", "2"]) == 0
+    for path in sorted((tmp_path / "a").iterdir()):
+        a = read_photo(path).pixels.astype(int)
+        b = read_photo(tmp_path / "b" / path.name).pixels.astype(int)
+        assert np.abs(a - b).max() <= 1, path.name
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_:
+        main([*base, "--out", str(tmp_path / "c"), "--batch-size", "0"])
+    assert exit_.value.code == 2 and "--batch-size" in capsys.readouterr().err

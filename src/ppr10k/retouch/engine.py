@@ -644,84 +644,146 @@ class Retoucher:
 
     def _run_groups(self, plan: JobPlan, bar: tqdm, report: RetouchReport
                     ) -> list[PhotoResult]:
-        """Two passes: every photo's parameters (samples kept within the memory budget),
-        each group's average, then apply and write (decoding again what was not kept)."""
+        """Group by group: every member's parameters (its samples kept within the memory
+        budget), the group's average, then apply and write (decoding again what was not
+        kept). Groups known from the plan are done a few at a time, so each photo's samples
+        are usually held from its one decode to its write; groups formed from capture
+        times are known only once every photo is decoded."""
         jobs = plan.jobs
         results: dict[int, PhotoResult] = {}
-        predicted: dict[int, Params] = {}
-        kept: dict[int, Decoded] = {}
-        times: list[dt.datetime | None] = [None] * len(jobs)
-        held: dict[str, int] = {}
         workers = self._workers(len(jobs))
-        slots = threading.Semaphore(workers + 2 * self.batch_size)
+        groups = plan.groups
+        windows = ([list(range(len(jobs)))] if groups is None
+                   else _windows(groups, max(2 * self.batch_size, workers, 8)))
+        state = _GroupState()
         with tqdm(total=len(jobs), unit="photo", disable=not self.run_options.progress,
                   dynamic_ncols=True, desc="analyse", leave=False) as first, \
                 _executor(workers) as pool:
-            for batch in self._decoded_batches(jobs, pool, slots):
-                good = [d for _, d, _ in batch if isinstance(d, Decoded)]
-                for job, outcome, _ in batch:
-                    if isinstance(outcome, PhotoResult):
-                        index = job.index
-                        results[index] = outcome
-                        if plan.needs_capture_times:  # grouped as its header says
-                            times[index] = read_metadata(jobs[index].source,
-                                                         carried=False).capture_time
-                for decoded, params in zip(good, self._predict_checked(good), strict=True):
-                    index = decoded.job.index
-                    times[index] = decoded.capture_time
-                    if isinstance(params, PhotoResult):
-                        results[index] = params
-                        continue
-                    predicted[index] = params
-                    where = str(decoded.pixels.device if isinstance(decoded.pixels,
-                                                                    torch.Tensor) else "cpu")
-                    if held.get(where, 0) + decoded.nbytes <= self._budget(
-                            torch.device(where)):
-                        held[where] = held.get(where, 0) + decoded.nbytes
-                        kept[index] = dataclasses.replace(decoded, thumbnail=None)
-                for _ in batch:
-                    slots.release()
-                    first.update(1)
-                del batch, good
-        groups = plan.groups if plan.groups is not None else self.form_groups(plan, times)
+            for window in windows:
+                self._analyse([jobs[i] for i in window], plan, pool, workers, state, first)
+                if groups is None:
+                    groups = self.form_groups(plan, [state.times.get(i) for i in
+                                                     range(len(jobs))])
+                members = set(window)
+                numbered = [(n, g) for n, g in enumerate(groups) if g[0] in members]
+                shared = self._shared(numbered, state.predicted)
+                futures = [pool.submit(self._apply_member, jobs[i], state, shared, bar)
+                           for i in window]
+                results.update((i, future.result()) for i, future in zip(window, futures,
+                                                                         strict=True))
         report.groups = [[jobs[i].source for i in group] for group in groups]
         report.group_by = self.group.by
+        return [results[job.index] for job in jobs]
 
+    def _analyse(self, jobs: list[PhotoJob], plan: JobPlan, pool: _Executor, workers: int,
+                 state: _GroupState, bar: tqdm) -> None:
+        """Pass 1 over ``jobs``: decode, predict; keep samples within the budget."""
+        slots = threading.Semaphore(workers + 2 * self.batch_size)
+        for batch in self._decoded_batches(jobs, pool, slots):
+            good = [d for _, d, _ in batch if isinstance(d, Decoded)]
+            for job, outcome, _ in batch:
+                if isinstance(outcome, PhotoResult):
+                    state.failed[job.index] = outcome
+                    if plan.needs_capture_times:  # grouped as its header says, as before
+                        state.times[job.index] = read_metadata(job.source,
+                                                               carried=False).capture_time
+            for decoded, params in zip(good, self._predict_checked(good), strict=True):
+                index = decoded.job.index
+                state.times[index] = decoded.capture_time
+                if isinstance(params, PhotoResult):
+                    state.failed[index] = params
+                    continue
+                state.predicted[index] = params
+                state.keep(decoded, self._budget)
+            for _ in batch:
+                slots.release()
+                bar.update(1)
+            del batch, good
+
+    def _shared(self, numbered: list[tuple[int, list[int]]], predicted: dict[int, Params]
+                ) -> dict[int, tuple[Params, int]]:
+        """Each member's averaged parameters and its group's number."""
         shared: dict[int, tuple[Params, int]] = {}
-        for number, group in enumerate(groups):
+        for number, group in numbered:
             members = [i for i in group if i in predicted]
             if members:
                 averaged = self.average([predicted[i] for i in members])
                 shared.update({i: (p, number) for i, p in zip(members, averaged,
                                                                strict=True)})
+        return shared
 
-        def apply(index: int) -> PhotoResult:
-            job = jobs[index]
-            decoded = kept.pop(index, None)
-            try:
-                if index in results:
-                    return results[index]
-                params, number = shared[index]
-                flat = [round(float(v), 6) for v in params["weights"][0]]
-                if self._skip(job):
-                    return PhotoResult(job.source, job.output, "skipped", weights=flat,
-                                       group=number)
-                t0 = time.perf_counter()
-                try:
-                    if decoded is None:
-                        decoded = self.decode(job, thumbnail=False)
-                    self.write(self.apply(decoded, params))
-                except Exception as error:  # noqa: BLE001 - reported per photo
-                    return failure_result(job, error)
-                return PhotoResult(job.source, job.output, "done",
-                                   seconds=time.perf_counter() - t0, weights=flat,
+    def _apply_member(self, job: PhotoJob, state: _GroupState,
+                      shared: dict[int, tuple[Params, int]], bar: tqdm) -> PhotoResult:
+        """Pass 2 for one photo: its group's parameters applied and written."""
+        decoded = state.release(job.index)
+        try:
+            if job.index in state.failed:
+                return state.failed[job.index]
+            params, number = shared[job.index]
+            flat = [round(float(v), 6) for v in params["weights"][0]]
+            if self._skip(job):
+                return PhotoResult(job.source, job.output, "skipped", weights=flat,
                                    group=number)
-            finally:
-                bar.update(1)
+            t0 = time.perf_counter()
+            try:
+                if decoded is None:
+                    decoded = self.decode(job, thumbnail=False)
+                self.write(self.apply(decoded, params))
+            except Exception as error:  # noqa: BLE001 - reported per photo
+                return failure_result(job, error)
+            return PhotoResult(job.source, job.output, "done",
+                               seconds=time.perf_counter() - t0, weights=flat, group=number)
+        finally:
+            bar.update(1)
 
-        with _executor(workers) as pool:
-            futures = [pool.submit(apply, index) for index in range(len(jobs))]
-            return [future.result() for future in futures]
+
+class _GroupState:
+    """Group mode's state between its passes: parameters, capture times, failures, and the
+    decoded samples kept (bytes held per device, within a budget)."""
+
+    def __init__(self) -> None:
+        self.predicted: dict[int, Params] = {}
+        self.times: dict[int, dt.datetime | None] = {}
+        self.failed: dict[int, PhotoResult] = {}
+        self.kept: dict[int, Decoded] = {}
+        self.held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, decoded: Decoded, budget) -> bool:
+        """Keep ``decoded``'s samples when they fit ``budget(device)`` with those held."""
+        where = str(decoded.pixels.device if isinstance(decoded.pixels, torch.Tensor)
+                    else "cpu")
+        with self._lock:
+            if self.held.get(where, 0) + decoded.nbytes > budget(torch.device(where)):
+                return False
+            self.held[where] = self.held.get(where, 0) + decoded.nbytes
+            self.kept[decoded.job.index] = dataclasses.replace(decoded, thumbnail=None)
+            return True
+
+    def release(self, index: int) -> Decoded | None:
+        """The samples kept for photo ``index`` (None: not kept), no longer counted."""
+        with self._lock:
+            decoded = self.kept.pop(index, None)
+            if decoded is not None:
+                where = str(decoded.pixels.device if isinstance(decoded.pixels, torch.Tensor)
+                            else "cpu")
+                self.held[where] -= decoded.nbytes
+            return decoded
+
+
+def _windows(groups: list[list[int]], size: int) -> list[list[int]]:
+    """Consecutive whole groups, at least ``size`` photos a window (the last may be less);
+    each window's photo indices in order."""
+    windows: list[list[int]] = []
+    current: list[int] = []
+    for group in groups:
+        current.extend(group)
+        if len(current) >= size:
+            windows.append(sorted(current))
+            current = []
+    if current:
+        windows.append(sorted(current))
+    return windows
 
 
 def _resolved(value: PhotoResult | Future) -> PhotoResult:
