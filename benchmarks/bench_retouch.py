@@ -8,13 +8,21 @@
   with ``/usr/bin/time -v`` (maximum resident set size), next to the peak of a child that
   only imports the packages and loads the model (the fixed cost).
 
+* Engines (``--engine-photos`` 100 3840x2160 JPEGs, ``--quick``: 12 at 1920x1080): the
+  local engine with 1 and 2 workers against the Ray engine on a local Ray of 1 and 2 CPUs
+  (``--engine ray``), each as seconds per photo and as a ratio to the local engine with as
+  many workers in the same run; Ray's start-up (``ray.init`` to a connected cluster) and
+  shut-down are reported apart and are not in the per-photo figures. Needs the ``ray``
+  extra (skipped without it).
+
 * M^GLC (optional, ``--glc-data ROOT --glc-model MODEL``): the validation sources of a
   PPR10K-layout root (e.g. ``ppr10k data sample``) retouched per photo and with
   ``--group-consistent`` (strength 0.5 and 1), each scored with the evaluate helpers:
   M^GLC of the results and PSNR against expert a.
 
 Usage:
-    python benchmarks/bench_retouch.py [--photos 6] [--skip-8k]
+    python benchmarks/bench_retouch.py [--photos 6] [--skip-8k] [--skip-engines]
+        [--engine-photos 100] [--quick]
         [--glc-data ROOT --glc-model MODEL]
 """
 
@@ -56,7 +64,7 @@ def make_model(folder: Path) -> Path:
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         model.luts[1:] = 0.05 * torch.randn(model.luts[1:].shape, generator=gen)
-        model.backbone.head.weight.normal_(0.0, 0.01, generator=gen)
+        model.head.weight.normal_(0.0, 0.01, generator=gen)
     return save_model(model, folder / "model")
 
 
@@ -97,6 +105,51 @@ def bench_4k(work: Path, model_dir: Path, photos: int) -> None:
         assert report.exit_code == 0, report.summary()
         print(f"  retouch --workers {workers}               {seconds:6.3f} s/photo "
               f"({1 / seconds:.2f} photos/s, {seconds / io_only:.2f}x read+write)")
+
+
+def bench_engines(work: Path, model_dir: Path, photos: int, size: tuple[int, int]) -> None:
+    """Local engine (1, 2 workers) vs Ray engine (local Ray of 1, 2 CPUs) on the same JPEGs."""
+    try:
+        from ppr10k.retouch.ray_engine import RayRunner, ray_session
+    except ImportError:
+        print("engines: skipped (no Ray: pip install -e '.[ray]')")
+        return
+    from ppr10k.retouch import Retoucher, RunOptions
+
+    width, height = size
+    src = work / "engines"
+    src.mkdir()
+    base = source_image(width, height)
+    for i in range(photos):
+        Image.fromarray(np.roll(base, 37 * i, axis=1)).save(src / f"p{i:03d}.jpg", quality=95)
+    print(f"engines: {photos} JPEG->JPEG, {width}x{height}, ResNet-18, 33^3 LUTs "
+          "(wall time of the whole run / photos)")
+
+    def engine(workers: int) -> Retoucher:
+        return Retoucher(model_dir, run=RunOptions(workers=workers, device="cpu",
+                                                   progress=False))
+
+    engine(1).run([src / "p000.jpg"], work / "warm-engines")  # numba compile, caches
+    local: dict[int, float] = {}
+    for workers in (1, 2):
+        start = time.perf_counter()
+        report = engine(workers).run([src], work / f"local{workers}")
+        local[workers] = (time.perf_counter() - start) / photos
+        assert report.exit_code == 0, report.summary()
+        print(f"  local --workers {workers}                {local[workers]:6.3f} s/photo "
+              f"({1 / local[workers]:.2f} photos/s)")
+    for cpus in (1, 2):
+        start = time.perf_counter()
+        with ray_session(None, num_cpus=cpus):
+            started = time.perf_counter() - start
+            t0 = time.perf_counter()
+            report = RayRunner().run(engine(1), [src], work / f"ray{cpus}")
+            seconds = (time.perf_counter() - t0) / photos
+        total = time.perf_counter() - start
+        assert report.exit_code == 0, report.summary()
+        print(f"  ray, local Ray of {cpus} CPU(s)         {seconds:6.3f} s/photo "
+              f"({1 / seconds:.2f} photos/s, {seconds / local[cpus]:.2f}x local --workers "
+              f"{cpus}); start-up {started:.1f} s, shut-down {total - started - seconds * photos:.1f} s")
 
 
 def bench_8k(work: Path, model_dir: Path) -> None:
@@ -168,6 +221,10 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=6)
     parser.add_argument("--skip-8k", action="store_true")
     parser.add_argument("--skip-4k", action="store_true")
+    parser.add_argument("--skip-engines", action="store_true")
+    parser.add_argument("--engine-photos", type=int, default=100)
+    parser.add_argument("--quick", action="store_true",
+                        help="engines: 12 photos at 1920x1080")
     parser.add_argument("--glc-data", type=Path, help="PPR10K-layout root (val/source)")
     parser.add_argument("--glc-model", type=Path, help="trained model for the M^GLC run")
     args = parser.parse_args()
@@ -178,6 +235,13 @@ def main() -> None:
             bench_4k(work, model_dir, args.photos)
         if not args.skip_8k:
             bench_8k(work, model_dir)
+        if not args.skip_engines:
+            import torch
+
+            torch.set_num_threads(1)  # as `ppr10k retouch` runs (set for this script only)
+            photos, size = ((12, (1920, 1080)) if args.quick
+                            else (args.engine_photos, (3840, 2160)))
+            bench_engines(work, model_dir, photos, size)
         if args.glc_data and args.glc_model:
             bench_glc(args.glc_data, args.glc_model, work)
     finally:

@@ -87,8 +87,24 @@ def register(subparsers) -> None:
                         "on CUDA)")
     p.add_argument("--no-gpu-decode", dest="gpu_decode", action="store_false",
                    help="on CUDA, decode JPEGs on the CPU (default: on the GPU when it can)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="where the stages run: local (this machine's threads, default) or ray "
+                        "(Ray Data; needs pip install -e '.[ray]')")
+    p.add_argument("--address", metavar="auto|HOST:PORT",
+                   help="with --engine ray: a running Ray cluster (default: start a local Ray "
+                        "on this machine, shut down at the end)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _runner(engine: str, address: str | None):
+    """The ``--engine`` runner; a missing Ray or an unreachable ``--address`` is bad usage."""
+    from ppr10k.retouch.runners import EngineUsageError, make_runner
+
+    try:
+        return make_runner(engine, address)
+    except EngineUsageError as error:
+        raise UsageError(str(error)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
 
     check_output_folder(args.out)
+    runner = _runner(args.engine, args.address)  # before anything is loaded or written
     if args.bits == 16 and args.fmt == "jpg":
         raise UsageError("--bits 16 --format jpg: JPEG is 8-bit; use --format png or tif for "
                          "16-bit output")
@@ -129,6 +146,11 @@ def run(args: argparse.Namespace) -> int:
                    max_pixels=args.max_pixels or None, colour_manage=args.colour_manage,
                    progress=not args.quiet, batch_size=args.batch_size,
                    backend=args.apply_backend, gpu_decode=args.gpu_decode))
-    report = engine.run(args.inputs, args.out)
+    from ppr10k.retouch.runners import EngineUsageError
+
+    try:
+        report = runner.run(engine, args.inputs, args.out)
+    except EngineUsageError as error:  # a cluster that answers but is not Ray's
+        raise UsageError(str(error)) from None
     print(report.summary(), file=sys.stderr if report.exit_code else sys.stdout)
     return report.exit_code
