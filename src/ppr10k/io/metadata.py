@@ -68,10 +68,23 @@ class PhotoMetadata:
         return dataclasses.replace(self, **changes)
 
 
+#: The creation date written into the header of the sRGB profile outputs are tagged with
+#: (year, month, day, hour, minute, second, UTC). LittleCMS stamps a new profile with the
+#: current second, which made the same photo retouched twice differ in 12 bytes.
+SRGB_PROFILE_DATE = (2021, 6, 19, 0, 0, 0)
+
+
 @lru_cache(maxsize=1)
 def srgb_icc_profile() -> bytes:
-    """An sRGB ICC profile (LittleCMS's built-in sRGB, via Pillow) to tag outputs with."""
-    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    """An sRGB ICC profile (LittleCMS's built-in sRGB, via Pillow) to tag outputs with.
+
+    Its header's creation date (ICC.1:2022 §7.2.8, bytes 24–35) is the fixed
+    :data:`SRGB_PROFILE_DATE`, so outputs are the same bytes whenever they are written; the
+    profile ID (bytes 84–99) is left zero ("not computed"), as LittleCMS writes it.
+    """
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    profile[24:36] = struct.pack(">6H", *SRGB_PROFILE_DATE)
+    return bytes(profile)
 
 
 def icc_description(profile: bytes) -> str:
