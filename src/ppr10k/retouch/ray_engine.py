@@ -11,7 +11,7 @@ consistency the first pass ends at the predictor (thumbnails only), the driver a
 each group's parameters with the model's family, and a second pass turns them into apply
 plans in the actor pool, then decodes, applies and writes each photo. Outputs are written
 atomically by the same stage functions as the local engine's, so they are byte-identical to
-it (see :func:`_threads_as_main` for the one thing that needed care) and no partial file is
+it (the predictor runs with the driver's torch thread count, see :func:`_threads_as_main`) and no partial file is
 ever visible; temp files of killed writes are removed at the end of the run.
 
 Process-wide state is restored when a session ends (:func:`ray_session`): Ray's loggers,
@@ -443,7 +443,7 @@ class _Run:
             ds.map_batches, _Predictor, batch_size=batch, batch_format="numpy",
             fn_constructor_kwargs={"engine_ref": self._engine_ref,
                                    "gpu": pools.actor_gpus > 0, "produce": produce,
-                                   "threads": os.cpu_count() or 1},
+                                   "threads": _driver_threads()},
             compute=self.ray.data.ActorPoolStrategy(size=pools.actors),
             num_cpus=pools.actor_cpus, num_gpus=pools.actor_gpus,
             max_restarts=RETRIES, max_task_retries=RETRIES)
@@ -617,18 +617,24 @@ class _Predictor:
             return [error] * len(thumbnails)
 
 
+def _driver_threads() -> int:
+    """This process's torch intra-op thread count (the driver's, when called there)."""
+    import torch
+
+    return torch.get_num_threads()
+
+
 @contextlib.contextmanager
 def _threads_as_main(threads: int) -> Iterator[None]:
-    """torch's CPU numerics of the driver's main thread, in this actor's call thread.
+    """The driver's torch thread count, in this actor's calls.
 
-    Ray runs actor calls in a thread of their own, where torch follows
-    ``torch.set_num_threads`` (1 in Ray's workers); in a process's main thread (where the
-    local engine predicts) its resize and convolution kernels were seen to round as with one
-    thread per core, whatever ``set_num_threads`` says. The two differ in the last bit of
-    the predicted parameters, which moves a few output pixels by a level or more (seen with
-    torch 2.14 on this 2-core machine). Running the call with ``threads`` (the driver's CPU
-    count) reproduces the local engine's outputs byte for byte; it costs time where cores are
-    busy (measured in the README).
+    torch's CPU convolution and resize kernels split their work by the number of intra-op
+    threads, and the split moves the last bit of the predicted parameters (1.2e-7 between
+    1 and 2 threads with torch 2.14 here), which moves a few output pixels by a level.
+    Ray's workers start with one thread (``OMP_NUM_THREADS=1``); running each call with
+    the driver's count (:func:`_driver_threads`: 1 under ``ppr10k retouch``, which sets it
+    for its process) makes the predictions, and so the outputs, byte-identical to the local
+    engine's. The actor's own setting is restored after the call.
     """
     import torch
 
