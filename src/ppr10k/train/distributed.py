@@ -84,7 +84,7 @@ def torchrun_env(environ: Mapping[str, str] | None = None) -> TorchrunEnv | None
     return TorchrunEnv(rank, world, local, environ["MASTER_ADDR"], port, agent)
 
 
-def check_rendezvous(env: TorchrunEnv, timeout: float = RENDEZVOUS_TIMEOUT) -> None:
+def check_rendezvous(env: TorchrunEnv, timeout: float) -> None:
     """Wait until ``MASTER_ADDR:MASTER_PORT`` accepts a connection (processes that host the
     store themselves, rank 0 outside torchrun's agent, have nothing to wait for).
 
@@ -205,11 +205,12 @@ def process_device(env: TorchrunEnv, device: str) -> torch.device:
 
 @contextlib.contextmanager
 def distributed_session(env: TorchrunEnv, device: str,
-                        timeout: float = RENDEZVOUS_TIMEOUT) -> Iterator[Distributed]:
+                        timeout: float | None = None) -> Iterator[Distributed]:
     """Join the process group of ``env`` for the ``with`` block; leave it afterwards.
 
     The backend is NCCL on CUDA (the process's device becomes ``cuda:LOCAL_RANK``) and gloo
-    on the CPU.
+    on the CPU. ``timeout``: seconds to wait for the rendezvous (default
+    :data:`RENDEZVOUS_TIMEOUT`).
 
     Raises:
         RendezvousError: the rendezvous does not answer, or the group cannot form.
@@ -218,7 +219,7 @@ def distributed_session(env: TorchrunEnv, device: str,
     import torch.distributed as dist
 
     torch_device = process_device(env, device)
-    check_rendezvous(env, timeout)
+    check_rendezvous(env, RENDEZVOUS_TIMEOUT if timeout is None else timeout)
     backend = "nccl" if torch_device.type == "cuda" else "gloo"
     if torch_device.type == "cuda":
         torch.cuda.set_device(torch_device)
