@@ -17,7 +17,7 @@ cache changed little, and it costs memory).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -41,7 +41,7 @@ class Pipeline(Protocol):
     def close(self) -> None: ...
 
 
-def _loader(dataset: Dataset, config: TrainConfig, rank: int, world_size: int,
+def make_loader(dataset: Dataset, config: TrainConfig, rank: int, world_size: int,
             **options) -> DataLoader:
     """Shuffled batches of ``config.batch_size`` (per process); across processes a
     :class:`DistributedSampler` shares one permutation (seeded by ``config.seed``, reshuffled
@@ -57,9 +57,10 @@ class LoaderPipeline:
     """DataLoader workers decode, crop, resize and flip each item on the CPU."""
 
     def __init__(self, samples: list[Sample], config: TrainConfig, device: torch.device,
-                 rank: int = 0, world_size: int = 1, run_dir: Path | None = None) -> None:
+                 rank: int = 0, world_size: int = 1, run_dir: Path | None = None,
+                 barrier: Callable[[], None] | None = None) -> None:
         dataset = TrainingPairs(samples, config.crop_size, config.glc, config.glc_crop)
-        self.loader = _loader(dataset, config, rank, world_size,
+        self.loader = make_loader(dataset, config, rank, world_size,
                               pin_memory=device.type == "cuda")
 
     def __len__(self) -> int:
@@ -72,7 +73,8 @@ class LoaderPipeline:
         return iter(self.loader)
 
     def close(self) -> None:
-        """Nothing held beyond the loader's workers (they end with it)."""
+        """Drop the loader: its worker processes end now."""
+        self.loader = None
 
 
 def _cached(*args, **kwargs) -> Pipeline:
@@ -81,7 +83,8 @@ def _cached(*args, **kwargs) -> Pipeline:
     return CachedPipeline(*args, **kwargs)
 
 
-#: name -> pipeline factory ``(samples, config, device, rank, world_size, run_dir)``.
+#: name -> pipeline factory
+#: ``(samples, config, device, rank=, world_size=, run_dir=, barrier=)``.
 PIPELINES = {"loader": LoaderPipeline, "cached": _cached}
 
 
