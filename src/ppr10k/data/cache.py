@@ -305,7 +305,14 @@ def _tensor(block: np.ndarray) -> torch.Tensor:
 
 
 def _float(tensor: torch.Tensor, device: torch.device, is_mask: bool) -> torch.Tensor:
-    """uint16 samples -> float32 in [0, 1] (uint8 masks -> 0/1) on ``device``."""
+    """uint16 samples -> float32 in [0, 1] (uint8 masks -> 0/1) on ``device``.
+
+    The 16-bit samples travel as they are (2 bytes each) but as int16: CUDA kernels for
+    uint16 are few, so the sign is undone there in int32.
+    """
+    if tensor.dtype == torch.uint16:
+        moved = tensor.view(torch.int16).to(device, non_blocking=True)
+        return (moved.to(torch.int32) & 0xFFFF).float() / _PEAK
     moved = tensor.to(device, non_blocking=True).float()
     return moved if is_mask else moved / _PEAK
 
@@ -320,7 +327,8 @@ def augment_batch(items: list[dict], device: torch.device, crop_size: int = 448,
                   glc: bool = False) -> dict[str, torch.Tensor]:
     """A training batch, as :class:`~ppr10k.data.TrainingPairs` + ``DataLoader`` give it,
     from :class:`CachedCrops` items: moved to ``device``, converted to float32, resized to
-    ``crop_size``² (bilinear antialiased; masks nearest) and flipped there.
+    ``crop_size``² (bilinear antialiased; masks nearest) and flipped there. The GLC
+    overlap boxes stay on the CPU (the loss reads them as Python integers).
     """
     if not glc:
         return {key: torch.stack([_augment(item[key], device, crop_size, item["flip"],
@@ -339,9 +347,7 @@ def augment_batch(items: list[dict], device: torch.device, crop_size: int = 448,
             batch[name].append(box.cut(full[key]))
         batch["overlap1"].append(torch.tensor([ov1.top, ov1.left, ov1.height, ov1.width]))
         batch["overlap2"].append(torch.tensor([ov2.top, ov2.left, ov2.height, ov2.width]))
-    out = {key: torch.stack(values) for key, values in batch.items()}
-    out["overlap1"], out["overlap2"] = out["overlap1"].to(device), out["overlap2"].to(device)
-    return out
+    return {key: torch.stack(values) for key, values in batch.items()}  # overlaps: CPU
 
 
 class CachedPipeline:

@@ -278,18 +278,23 @@ def _core(model: torch.nn.Module) -> torch.nn.Module:
     return getattr(model, "module", model)
 
 
+#: Device types whose backbone runs in bfloat16 when ``TrainConfig.amp`` is on.
+AMP_DEVICE_TYPES = ("cuda",)
+
+
 @contextlib.contextmanager
-def backbone_autocast(model: torch.nn.Module, device: torch.device,
-                      enabled: bool = True) -> Iterator[None]:
-    """On CUDA, run ``model.backbone`` in bfloat16 autocast (its output cast back to float32)
-    with channels_last weights for the ``with`` block; elsewhere nothing changes.
+def backbone_autocast(model: torch.nn.Module, device: torch.device, enabled: bool = True,
+                      device_types: tuple[str, ...] = AMP_DEVICE_TYPES) -> Iterator[None]:
+    """On CUDA (``device_types``), run ``model.backbone`` in bfloat16 autocast (its output
+    cast back to float32) with channels_last weights for the ``with`` block; on other
+    devices nothing changes.
 
     Only the backbone changes: the weight head, the LUT fusion and interpolation and the
     losses stay float32. The backbone's ``forward`` is wrapped on the instance and restored
     afterwards (state dict keys and checkpoints are unchanged); channels_last stays (it is
     a layout, not a value).
     """
-    if not enabled or device.type != "cuda":
+    if not enabled or device.type not in device_types:
         yield
         return
     backbone = _core(model).backbone
@@ -297,7 +302,7 @@ def backbone_autocast(model: torch.nn.Module, device: torch.device,
     forward = backbone.forward
 
     def bf16_forward(*args, **kwargs):
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
             out = forward(*args, **kwargs)
         return out.float()
 
