@@ -42,7 +42,8 @@ class TrainConfig:
         crop_size, glc_crop: training crop (448) and GLC crop (336) sides in pixels.
         model: the model's shape and initialisation.
         backbone_weights: ``auto`` | ``imagenet`` | ``none`` | a path (ResNet-18 only).
-        seed: seeds Python, NumPy and torch; device: ``auto`` | ``cpu`` | ``cuda``.
+        seed: seeds Python, NumPy and torch (under torchrun: with the rank and epoch);
+            device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` (torchrun: ``cuda:LOCAL_RANK``).
         num_workers: DataLoader worker processes.
         max_steps_per_epoch: cut epochs short (quick experiments); None = full epochs.
         pipeline: where batches come from (:mod:`ppr10k.train.pipeline`): ``loader``
