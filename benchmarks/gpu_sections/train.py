@@ -14,7 +14,9 @@ trained for a number of optimizer steps by
 
 Settings: the paper's (ResNet-18 from random weights, batch 16, 448² crops, GLC on 336²
 pairs, HRP on, 5 LUTs of 33³); ``quick``: a tiny backbone, batch 4, 64² crops, 9³ LUTs on a
-few photos (seconds on a CPU). Figures: photos per second (sources per optimizer step x
+few photos (seconds on a CPU). The training list is the sample set repeated so that one
+epoch holds every timed step (the files are still read each time by the loader; the cache
+holds each file once). Figures: photos per second (sources per optimizer step x
 steps / wall time, after warm-up steps), the share of that time spent waiting for the next
 batch (the rest is the step: forward, backward, Adam, with CUDA synchronised), and the GPU's
 utilisation when ``torch.cuda.utilization`` can read it (it needs pynvml).
@@ -23,6 +25,7 @@ utilisation when ``torch.cuda.utilization`` can read it (it needs pynvml).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import tempfile
@@ -39,7 +42,7 @@ from ppr10k.train.pipeline import PIPELINES
 
 #: (groups, photos per group, augmented versions, warm-up steps, timed steps)
 FULL_SET = (10, 4, 5, 5, 40)
-QUICK_SET = (3, 2, 1, 1, 3)
+QUICK_SET = (2, 2, 1, 1, 2)
 WORKERS: int | None = None  # None: min(12, CPUs) for the loader, min(4, CPUs) cached
 
 
@@ -73,6 +76,9 @@ def measure(data: Path, device: torch.device, quick: bool, pipeline: str,
     config = settings(data, quick, pipeline, workers)
     torch.manual_seed(0)
     samples, _ = index_training_data(config.data, "train", config.expert, config.hrp)
+    # one epoch covers every step (as PPR10K's 53,250 sources do): the set is repeated, so
+    # workers start once, inside the warm-up, not at each of many short epochs
+    samples = samples * math.ceil((warmup + steps + 1) * config.batch_size / len(samples))
     model = create_model(config.model, backbone_weights=None).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     with tempfile.TemporaryDirectory() as run_dir:
