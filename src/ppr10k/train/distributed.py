@@ -161,10 +161,11 @@ class Distributed:
         torch.distributed.barrier()
 
     def all_sum(self, tensor: torch.Tensor) -> torch.Tensor:
-        """The sum of ``tensor`` over processes (a new tensor)."""
-        total = tensor.detach().clone()
+        """The sum of ``tensor`` over processes (a new tensor on ``tensor``'s device; the
+        reduction runs on this process's device, as NCCL needs)."""
+        total = tensor.detach().to(self.device, copy=True)
         torch.distributed.all_reduce(total)
-        return total
+        return total.to(tensor.device)
 
     def share(self, value: Any) -> Any:
         """Rank 0's ``value`` (a picklable object) on every process."""

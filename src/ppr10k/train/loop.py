@@ -282,6 +282,16 @@ def _core(model: torch.nn.Module) -> torch.nn.Module:
 AMP_DEVICE_TYPES = ("cuda",)
 
 
+def channels_last_backbone(model: torch.nn.Module, device: torch.device, enabled: bool = True,
+                           device_types: tuple[str, ...] = AMP_DEVICE_TYPES) -> torch.nn.Module:
+    """The backbone, its weights in channels_last on ``device_types`` (before
+    DistributedDataParallel wraps the model, so gradient buckets match their layout)."""
+    backbone = _core(model).backbone
+    if enabled and device.type in device_types:
+        backbone.to(memory_format=torch.channels_last)
+    return backbone
+
+
 @contextlib.contextmanager
 def backbone_autocast(model: torch.nn.Module, device: torch.device, enabled: bool = True,
                       device_types: tuple[str, ...] = AMP_DEVICE_TYPES) -> Iterator[None]:
@@ -297,8 +307,7 @@ def backbone_autocast(model: torch.nn.Module, device: torch.device, enabled: boo
     if not enabled or device.type not in device_types:
         yield
         return
-    backbone = _core(model).backbone
-    backbone.to(memory_format=torch.channels_last)
+    backbone = channels_last_backbone(model, device, enabled, device_types)
     forward = backbone.forward
 
     def bf16_forward(*args, **kwargs):
@@ -403,6 +412,7 @@ class Trainer:
         if dist.is_main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             config.save(self.run_dir / "config.json")
+        channels_last_backbone(self.model, self.device, config.amp)
         self.ddp_model = dist.wrap(self.model)  # after loading: every rank starts alike
         self.pipeline = PIPELINES[self.pipeline_name](
             train_samples, config, self.device, rank=dist.rank, world_size=dist.world_size,
