@@ -85,6 +85,7 @@ def measure(data: Path, device: torch.device, quick: bool, pipeline: str,
         built = time.perf_counter()
         source = PIPELINES[pipeline](samples, config, device, run_dir=Path(run_dir))
         setup_s = time.perf_counter() - built
+        where = "cache on the device" if getattr(source, "resident", False) else "host cache"
         amp = pipeline == "cached" and config.amp
         photos, waited, total, utilisation = 0, 0.0, 0.0, []
         with loop.backbone_autocast(model, device, amp):
@@ -114,7 +115,7 @@ def measure(data: Path, device: torch.device, quick: bool, pipeline: str,
         source.close()
     return {"photos_per_s": photos / total, "wait_share": 100.0 * waited / total,
             "utilisation": sum(utilisation) / len(utilisation) if utilisation else None,
-            "setup_s": setup_s}
+            "setup_s": setup_s, "where": where}
 
 
 def run(device: torch.device, quick: bool) -> list[dict]:
@@ -134,7 +135,8 @@ def run(device: torch.device, quick: bool) -> list[dict]:
         _row("train photos/s, loader (today)", loader["photos_per_s"], "photos/s",
              note=what),
         _row(f"train photos/s, cached{amp}", cached["photos_per_s"], "photos/s",
-             "loader", cached["photos_per_s"] / loader["photos_per_s"], what),
+             "loader", cached["photos_per_s"] / loader["photos_per_s"],
+             f"{what}; {cached['where']}"),
         _row("waiting for data, loader", loader["wait_share"], "% of time"),
         _row("waiting for data, cached", cached["wait_share"], "% of time",
              "loader", None),

@@ -138,9 +138,15 @@ def test_glc_device_augmentation_equals_slicing_by_hand(samples) -> None:
                    for j in others if j != i)
 
 
+@pytest.mark.parametrize("resident", [False, True])
 @pytest.mark.parametrize("glc", [False, True])
-def test_same_seed_same_batches_as_the_cpu_path(samples, glc: bool) -> None:
+def test_same_seed_same_batches_as_the_cpu_path(samples, glc: bool, resident: bool) -> None:
+    """Host cache, and a cache copied to the device (here the CPU, as torch tensors), give
+    the CPU path's batches."""
     cache = build_cache(samples)
+    if resident:
+        cache = cache.to(CPU)
+        assert cache.resident and cache.images.dtype == torch.int16
     torch.manual_seed(5)
     expected = list(DataLoader(TrainingPairs(samples, 32, glc, 24), batch_size=4,
                                shuffle=True))
@@ -155,13 +161,14 @@ def test_same_seed_same_batches_as_the_cpu_path(samples, glc: bool) -> None:
             torch.testing.assert_close(b[key], a[key], rtol=0, atol=0, check_dtype=False)
 
 
-@pytest.mark.parametrize("memory_gb", [8.0, 0.0])
-def test_training_with_the_cache_learns(tiny_ppr10k, tmp_path, memory_gb: float) -> None:
+@pytest.mark.parametrize(("memory_gb", "on_device"), [(8.0, "yes"), (0.0, "no")])
+def test_training_with_the_cache_learns(tiny_ppr10k, tmp_path, memory_gb: float,
+                                        on_device: str) -> None:
     run = tmp_path / "run"
     config = TrainConfig(data=str(tiny_ppr10k), out=str(run), epochs=4, batch_size=4,
                          crop_size=32, glc_crop=24, num_workers=0, backbone_weights="none",
                          lr=1e-2, backbone_lr=1e-4, device="cpu", pipeline="cached",
-                         cache_memory_gb=memory_gb)
+                         cache_memory_gb=memory_gb, cache_on_device=on_device)
     seen = []
     result = train(config.updated(backbone="tiny", lut_dim=9), progress=False,
                    on_epoch_end=lambda epoch, row: seen.append(

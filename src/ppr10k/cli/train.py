@@ -21,7 +21,7 @@ _TRAIN_OPTIONS = ("data", "out", "expert", "hrp", "glc", "epochs", "batch_size",
                   "backbone_lr", "seed",
                   "device", "num_workers", "max_steps_per_epoch", "backbone_weights",
                   "lambda_sparse", "lambda_smooth", "lambda_mono", "pipeline",
-                  "cache_memory_gb", "amp")
+                  "cache_memory_gb", "cache_on_device", "amp")
 _MODEL_OPTIONS = ("family", "backbone", "n_luts", "lut_dim", "curve_dim", "width", "init")
 
 
@@ -92,6 +92,9 @@ def register(subparsers) -> None:
     p.add_argument("--cache-memory-gb", dest="cache_memory_gb", type=_weight,
                    help="cached pipeline: sets up to this size (GiB, default 8) stay in "
                         "memory, bigger ones go to a memory-mapped file in the run folder")
+    p.add_argument("--cache-on-device", dest="cache_on_device", choices=("auto", "yes", "no"),
+                   help="cached pipeline: copy the whole cache to the GPU and cut crops there "
+                        "(auto, the default: when it takes at most half the free GPU memory)")
     p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                    help="CUDA: backbone in bfloat16 autocast, channels_last (default on)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")

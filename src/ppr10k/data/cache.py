@@ -191,9 +191,21 @@ class DecodedCache:
         return len(self.plan.samples)
 
     @staticmethod
-    def _view(flat: np.ndarray, slot: Slot) -> np.ndarray:
+    def _view(flat: np.ndarray | torch.Tensor, slot: Slot) -> np.ndarray | torch.Tensor:
         return flat[slot.offset:slot.offset + slot.size].reshape(
             slot.channels, slot.height, slot.width)
+
+    @property
+    def resident(self) -> bool:
+        """Whether the samples are torch tensors on a device (:meth:`to`), not host arrays."""
+        return isinstance(self.images, torch.Tensor)
+
+    def to(self, device: torch.device) -> DecodedCache:
+        """The cache copied to ``device``: images as int16 tensors holding the uint16 bits
+        (CUDA has few uint16 kernels), masks as uint8; views of it are what
+        :class:`CachedCrops` then returns (no copies, no host traffic per step)."""
+        images = torch.from_numpy(np.asarray(self.images).view(np.int16)).to(device)
+        return DecodedCache(self.plan, images, torch.from_numpy(np.asarray(self.masks)).to(device))
 
     def source(self, i: int) -> np.ndarray:
         """Sample ``i``'s source, uint16 ``(3, H, W)`` (a view: read-only when mapped)."""
@@ -299,9 +311,10 @@ class CachedCrops(Dataset):
                 "flip": flip, "box1": box1, "box2": box2}
 
 
-def _tensor(block: np.ndarray) -> torch.Tensor:
-    """A copy of a cache block (a crop, or a whole image) as a tensor of its own."""
-    return torch.from_numpy(np.array(block))
+def _tensor(block: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A host cache block (a crop, or a whole image) copied into a tensor of its own; a
+    device-resident block as it is (a view)."""
+    return block if isinstance(block, torch.Tensor) else torch.from_numpy(np.array(block))
 
 
 def _float(tensor: torch.Tensor, device: torch.device, is_mask: bool) -> torch.Tensor:
@@ -310,7 +323,7 @@ def _float(tensor: torch.Tensor, device: torch.device, is_mask: bool) -> torch.T
     The 16-bit samples travel as they are (2 bytes each) but as int16: CUDA kernels for
     uint16 are few, so the sign is undone there in int32.
     """
-    if tensor.dtype == torch.uint16:
+    if tensor.dtype in (torch.uint16, torch.int16):  # int16: a resident cache's uint16 bits
         moved = tensor.view(torch.int16).to(device, non_blocking=True)
         return (moved.to(torch.int32) & 0xFFFF).float() / _PEAK
     moved = tensor.to(device, non_blocking=True).float()
@@ -355,7 +368,10 @@ class CachedPipeline:
     when the pipeline is made; workers cut crops; :func:`augment_batch` runs on ``device``.
 
     A set bigger than ``config.cache_memory_gb`` goes to ``RUN/.input-cache/``, removed by
-    :meth:`close`.
+    :meth:`close`. With ``config.cache_on_device`` (``auto``: on CUDA when the cache takes at
+    most half of the GPU's free memory) the whole cache is copied to the device once and
+    crops are cut there, in the training process: no worker processes and no host-to-device
+    traffic per step.
     """
 
     def __init__(self, samples: list[Sample], config, device: torch.device, rank: int = 0,
@@ -369,10 +385,14 @@ class CachedPipeline:
                                  memory_limit=config.cache_memory_gb * 2**30,
                                  num_workers=config.num_workers, rank=rank,
                                  world_size=world_size, barrier=barrier)
+        self.resident = on_device(config.cache_on_device, self.cache.plan.nbytes, device)
+        if self.resident:
+            self.cache = self.cache.to(device)
         dataset = CachedCrops(self.cache, samples, config.crop_size, config.glc,
                               config.glc_crop)
         self.loader = make_loader(dataset, config, rank, world_size, collate_fn=list,
-                                  pin_memory=device.type == "cuda")
+                                  pin_memory=device.type == "cuda" and not self.resident,
+                                  num_workers=0 if self.resident else config.num_workers)
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -391,3 +411,17 @@ class CachedPipeline:
         if self.rank == 0 and self.folder is not None and self.folder.exists():
             shutil.rmtree(self.folder, ignore_errors=True)
 
+
+def on_device(choice: str, nbytes: int, device: torch.device) -> bool:
+    """Whether a cache of ``nbytes`` goes to ``device``: ``yes``, ``no``, or ``auto`` (CUDA
+    with at least twice ``nbytes`` free).
+
+    >>> on_device("auto", 10, torch.device("cpu")), on_device("yes", 10, torch.device("cpu"))
+    (False, True)
+    """
+    if choice in ("yes", "no"):
+        return choice == "yes"
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return 2 * nbytes <= free

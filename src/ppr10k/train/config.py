@@ -51,6 +51,9 @@ class TrainConfig:
             uint16 cache, augment on the device) or ``auto`` (cached on CUDA).
         cache_memory_gb: the cached pipeline keeps a set up to this size (GiB) in memory,
             a bigger one in a memory-mapped file in the run folder.
+        cache_on_device: ``yes`` | ``no`` | ``auto``: copy the whole cache to the training
+            device and cut crops there (auto: on CUDA when it takes at most half the free
+            GPU memory).
         amp: on CUDA, run the backbone in bfloat16 (autocast, channels_last); the LUT
             math stays float32. Ignored on the CPU.
 
@@ -83,6 +86,7 @@ class TrainConfig:
     max_steps_per_epoch: int | None = None
     pipeline: str = "auto"
     cache_memory_gb: float = 8.0
+    cache_on_device: str = "auto"
     amp: bool = True
 
     def __post_init__(self) -> None:
@@ -101,6 +105,9 @@ class TrainConfig:
         if self.pipeline not in PIPELINE_NAMES:
             raise ValueError(f"pipeline must be one of {', '.join(PIPELINE_NAMES)}, "
                              f"got {self.pipeline!r}")
+        if self.cache_on_device not in ("auto", "yes", "no"):
+            raise ValueError(f"cache_on_device must be auto, yes or no, got "
+                             f"{self.cache_on_device!r}")
         if not self.cache_memory_gb >= 0:
             raise ValueError(f"cache_memory_gb must be >= 0, got {self.cache_memory_gb}")
 

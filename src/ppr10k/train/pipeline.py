@@ -42,15 +42,16 @@ class Pipeline(Protocol):
 
 
 def make_loader(dataset: Dataset, config: TrainConfig, rank: int, world_size: int,
-            **options) -> DataLoader:
+                num_workers: int | None = None, **options) -> DataLoader:
     """Shuffled batches of ``config.batch_size`` (per process); across processes a
     :class:`DistributedSampler` shares one permutation (seeded by ``config.seed``, reshuffled
     by ``set_epoch``) so each process sees its own ``1/world_size`` of every epoch."""
     sampler = (DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
                                   seed=config.seed) if world_size > 1 else None)
+    workers = config.num_workers if num_workers is None else num_workers
     return DataLoader(dataset, batch_size=config.batch_size, shuffle=sampler is None,
-                      sampler=sampler, drop_last=False, num_workers=config.num_workers,
-                      persistent_workers=config.num_workers > 0, **options)
+                      sampler=sampler, drop_last=False, num_workers=workers,
+                      persistent_workers=workers > 0, **options)
 
 
 class LoaderPipeline:
