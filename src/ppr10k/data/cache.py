@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ppr10k.data.dataset import draw_other_version, pair_size, versions_of
@@ -318,7 +319,8 @@ def _tensor(block: np.ndarray | torch.Tensor) -> torch.Tensor:
 
 
 def _float(tensor: torch.Tensor, device: torch.device, is_mask: bool) -> torch.Tensor:
-    """uint16 samples -> float32 in [0, 1] (uint8 masks -> 0/1) on ``device``.
+    """uint16 samples -> float32 in [0, 1] (uint8 masks -> 0/1) on ``device``; any leading
+    shape.
 
     The 16-bit samples travel as they are (2 bytes each) but as int16: CUDA kernels for
     uint16 are few, so the sign is undone there in int32.
@@ -336,28 +338,55 @@ def _augment(tensor: torch.Tensor, device: torch.device, size: int, flip: bool,
     return out.flip(-1) if flip else out
 
 
+def _augment_whole(tensors: list[torch.Tensor], flips: list[bool], device: torch.device,
+                   size: int, is_mask: bool) -> list[torch.Tensor]:
+    """Whole images resized to ``size``² and flipped where ``flips`` says, a stack per image
+    size (one conversion and one resize per size instead of one per image; per image the
+    result is the same). The interpolation is :func:`~ppr10k.data.transforms.resize`'s,
+    on a batch; ``tests/data/test_data_cache.py`` holds the two equal bit for bit."""
+    out: list[torch.Tensor | None] = [None] * len(tensors)
+    shapes: dict[tuple[int, ...], list[int]] = {}
+    for index, tensor in enumerate(tensors):
+        shapes.setdefault(tuple(tensor.shape), []).append(index)
+    for indices in shapes.values():
+        stacked = torch.stack([tensors[k].to(device, non_blocking=True) for k in indices])
+        images = F.interpolate(_float(stacked, device, is_mask), size=(size, size),
+                               **({"mode": "nearest"} if is_mask else
+                                  {"mode": "bilinear", "align_corners": False,
+                                   "antialias": True}))
+        flip = torch.tensor([flips[k] for k in indices], device=device)
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        for row, k in enumerate(indices):
+            out[k] = images[row]
+    return out
+
+
 def augment_batch(items: list[dict], device: torch.device, crop_size: int = 448,
                   glc: bool = False) -> dict[str, torch.Tensor]:
     """A training batch, as :class:`~ppr10k.data.TrainingPairs` + ``DataLoader`` give it,
     from :class:`CachedCrops` items: moved to ``device``, converted to float32, resized to
-    ``crop_size``² (bilinear antialiased; masks nearest) and flipped there. The GLC
-    overlap boxes stay on the CPU (the loss reads them as Python integers).
+    ``crop_size``² (bilinear antialiased, as :func:`~ppr10k.data.transforms.resize`; masks
+    nearest) and flipped there. Crops of different sizes are resized one by one; GLC's whole
+    images a stack per image size. The GLC overlap boxes stay on the CPU (the loss reads them
+    as Python integers).
     """
     if not glc:
         return {key: torch.stack([_augment(item[key], device, crop_size, item["flip"],
                                            key == "mask") for item in items])
                 for key in ("source", "target", "mask")}
+    flips = [item["flip"] for item in items]
+    full = {key: _augment_whole([item[key] for item in items], flips, device, crop_size,
+                                key == "mask")
+            for key in ("source", "target", "mask", "source2")}
     batch: dict[str, list[torch.Tensor]] = {key: [] for key in (
         "source", "target", "mask", "source2", "target2", "mask2", "overlap1", "overlap2")}
-    for item in items:
-        full = {key: _augment(item[key], device, crop_size, item["flip"], key == "mask")
-                for key in ("source", "target", "mask", "source2")}
+    for row, item in enumerate(items):
         box1, box2 = item["box1"], item["box2"]
         ov1, ov2 = overlap_in_crops(box1, box2)
         for key, box, name in (("source", box1, "source"), ("target", box1, "target"),
                                ("mask", box1, "mask"), ("source2", box2, "source2"),
                                ("target", box2, "target2"), ("mask", box2, "mask2")):
-            batch[name].append(box.cut(full[key]))
+            batch[name].append(box.cut(full[key][row]))
         batch["overlap1"].append(torch.tensor([ov1.top, ov1.left, ov1.height, ov1.width]))
         batch["overlap2"].append(torch.tensor([ov2.top, ov2.left, ov2.height, ov2.width]))
     return {key: torch.stack(values) for key, values in batch.items()}  # overlaps: CPU
