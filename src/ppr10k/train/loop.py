@@ -420,7 +420,6 @@ class Trainer:
         self.val_loader = (DataLoader(EvaluationImages(val_samples), batch_size=1,
                                       num_workers=min(config.num_workers, 1))
                            if val_samples and dist.is_main else None)
-        self.has_validation = bool(val_samples)
         self.steps = len(self.pipeline)
         if config.max_steps_per_epoch:
             self.steps = min(self.steps, config.max_steps_per_epoch)
