@@ -1,6 +1,6 @@
 """`torchrun --nproc-per-node 2 -m ppr10k train` on the CPU (gloo): one run folder, one log
 line per epoch, a model that loads, validation PSNR close to a single process's with the
-same global batch, and `--resume` under torchrun.
+same global batch, and `--resume` under torchrun (with the cached pipeline's shared file).
 
 Tolerance: the two runs see the same data and the same number of optimizer steps with the
 same global batch (2 x 4 = 8), but not the same batches (DistributedSampler deals one
@@ -94,9 +94,10 @@ def test_torchrun_two_processes_train_like_one(tmp_path: Path) -> None:
     assert ddp_best > identity + 2.0
     assert abs(ddp_best - single.best_psnr) < TOLERANCE_DB, (ddp_best, single.best_psnr)
 
-    # resume under torchrun: every rank loads last/, the log goes on from epoch EPOCHS
+    # resume under torchrun: every rank loads last/, the log goes on from epoch EPOCHS;
+    # with the cached pipeline in a memory-mapped file both processes fill (and one removes)
     done = torchrun("train", "--out", str(run), "--resume", "--epochs", str(EPOCHS + 1),
-                    "--quiet", cwd=tmp_path)
+                    "--pipeline", "cached", "--cache-memory-gb", "0", "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     rows = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == list(range(1, EPOCHS + 2))
