@@ -116,3 +116,15 @@ def _clean_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k not in TORCHRUN_VARS}
+
+
+def test_torchrun_env_reads_the_node_layout() -> None:
+    env = distributed.torchrun_env({"RANK": "5", "WORLD_SIZE": "8", "LOCAL_RANK": "1",
+                                    "LOCAL_WORLD_SIZE": "4", "GROUP_RANK": "1",
+                                    "MASTER_ADDR": "node0", "MASTER_PORT": "29500",
+                                    "TORCHELASTIC_USE_AGENT_STORE": "True"})
+    assert (env.rank, env.world_size, env.local_rank, env.local_world_size, env.node,
+            env.agent_store) == (5, 8, 1, 4, 1, True)
+    with pytest.raises(distributed.RendezvousError, match="out of range"):
+        distributed.torchrun_env({"RANK": "2", "WORLD_SIZE": "2", "LOCAL_RANK": "0",
+                                  "MASTER_ADDR": "a", "MASTER_PORT": "1"})

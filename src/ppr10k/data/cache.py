@@ -20,6 +20,7 @@ Exact except in one case: a pair whose source and edit differ in size is resized
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -227,9 +228,9 @@ def build_cache(samples: list[Sample], folder: Path | None = None, *,
     """Decode ``samples`` once into a :class:`DecodedCache`.
 
     Up to ``memory_limit`` bytes the cache is held in memory (each process decodes it
-    all); beyond, it is written to ``folder`` (``images.u16``, ``masks.u8``), which rank 0
-    creates and every process of ``world_size`` fills with its share (``barrier`` waits for
-    all), then maps read-only.
+    all); beyond, it is written to ``folder`` (``images.u16``, ``masks.u8``), which process
+    ``rank`` 0 of the ``world_size`` processes sharing it (a node's) creates and each fills
+    with its share (``barrier`` waits for all), then maps read-only.
 
     Raises:
         ValueError: the set needs a file and ``folder`` is None; a pair of different aspect
@@ -396,8 +397,8 @@ class CachedPipeline:
     """The ``cached`` training pipeline (:mod:`ppr10k.train.pipeline`): the cache is built
     when the pipeline is made; workers cut crops; :func:`augment_batch` runs on ``device``.
 
-    A set bigger than ``config.cache_memory_gb`` goes to ``RUN/.input-cache/``, removed by
-    :meth:`close`. With ``config.cache_on_device`` (``auto``: on CUDA when the cache takes at
+    A set bigger than ``config.cache_memory_gb`` goes to ``RUN/.input-cache/node-N/`` (one
+    per node, filled by the node's processes in parallel), removed by :meth:`close`. With ``config.cache_on_device`` (``auto``: on CUDA when the cache takes at
     most half of the GPU's free memory) the whole cache is copied to the device once and
     crops are cut there, in the training process: no worker processes and no host-to-device
     traffic per step.
@@ -405,15 +406,19 @@ class CachedPipeline:
 
     def __init__(self, samples: list[Sample], config, device: torch.device, rank: int = 0,
                  world_size: int = 1, run_dir: Path | None = None,
-                 barrier: Callable[[], None] = lambda: None) -> None:
+                 barrier: Callable[[], None] = lambda: None, local_rank: int = 0,
+                 local_world_size: int = 1, node: int = 0) -> None:
         from ppr10k.train.pipeline import make_loader  # the sampler's owner
 
-        self.device, self.config, self.rank = device, config, rank
-        self.folder = Path(run_dir) / CACHE_FOLDER if run_dir is not None else None
+        self.device, self.config, self.local_rank = device, config, local_rank
+        # one file per node, filled by that node's processes: writers of one file share a
+        # page cache, and nodes never write into each other's file
+        self.root = Path(run_dir) / CACHE_FOLDER if run_dir is not None else None
+        self.folder = self.root / f"node-{node}" if self.root is not None else None
         self.cache = build_cache(samples, self.folder,
                                  memory_limit=config.cache_memory_gb * 2**30,
-                                 num_workers=config.num_workers, rank=rank,
-                                 world_size=world_size, barrier=barrier)
+                                 num_workers=config.num_workers, rank=local_rank,
+                                 world_size=local_world_size, barrier=barrier)
         self.resident = on_device(config.cache_on_device, self.cache.plan.nbytes, device)
         if self.resident:
             self.cache = self.cache.to(device)
@@ -434,11 +439,14 @@ class CachedPipeline:
             yield augment_batch(items, self.device, self.config.crop_size, self.config.glc)
 
     def close(self) -> None:
-        """Drop the loader (its workers end) and the cache; rank 0 removes the cache file."""
+        """Drop the loader (its workers end) and the cache; the first process of each node
+        removes its node's cache file (and the cache folder once it is empty)."""
         self.loader = None
         self.cache = None
-        if self.rank == 0 and self.folder is not None and self.folder.exists():
+        if self.local_rank == 0 and self.folder is not None and self.folder.exists():
             shutil.rmtree(self.folder, ignore_errors=True)
+            with contextlib.suppress(OSError):  # another node's file may still be there
+                self.root.rmdir()
 
 
 def on_device(choice: str, nbytes: int, device: torch.device) -> bool:

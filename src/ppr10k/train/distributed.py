@@ -46,6 +46,8 @@ class TorchrunEnv:
     master_addr: str
     master_port: int
     agent_store: bool = False  # torchrun's agent hosts the store every rank connects to
+    local_world_size: int = 1  # processes on this node (LOCAL_WORLD_SIZE)
+    node: int = 0  # this node's rank (GROUP_RANK)
 
 
 def torchrun_env(environ: Mapping[str, str] | None = None) -> TorchrunEnv | None:
@@ -81,7 +83,13 @@ def torchrun_env(environ: Mapping[str, str] | None = None) -> TorchrunEnv | None
         raise RendezvousError(f"torchrun variables out of range: RANK={rank}, "
                               f"WORLD_SIZE={world}, LOCAL_RANK={local}, MASTER_PORT={port}")
     agent = environ.get("TORCHELASTIC_USE_AGENT_STORE", "").lower() == "true"
-    return TorchrunEnv(rank, world, local, environ["MASTER_ADDR"], port, agent)
+    try:
+        local_world = int(environ.get("LOCAL_WORLD_SIZE", world))
+        node = int(environ.get("GROUP_RANK", 0))
+    except ValueError:
+        local_world, node = world, 0
+    return TorchrunEnv(rank, world, local, environ["MASTER_ADDR"], port, agent,
+                       max(local_world, local + 1), node)
 
 
 def check_rendezvous(env: TorchrunEnv, timeout: float) -> None:
@@ -127,6 +135,9 @@ class Local:
     rank: int = 0
     world_size: int = 1
     is_main: bool = True
+    local_rank: int = 0
+    local_world_size: int = 1
+    node: int = 0
 
     def barrier(self) -> None:
         """Nothing to wait for."""
@@ -151,6 +162,9 @@ class Distributed:
     rank: int
     world_size: int
     device: torch.device
+    local_rank: int = 0  # among the processes of this node
+    local_world_size: int = 1
+    node: int = 0
 
     @property
     def is_main(self) -> bool:
@@ -232,6 +246,7 @@ def distributed_session(env: TorchrunEnv, device: str,
         raise RendezvousError(f"cannot join the {backend} process group at "
                               f"{env.master_addr}:{env.master_port}: {first[:200]}") from None
     try:
-        yield Distributed(env.rank, env.world_size, torch_device)
+        yield Distributed(env.rank, env.world_size, torch_device, env.local_rank,
+                          env.local_world_size, env.node)
     finally:
         dist.destroy_process_group()

@@ -417,7 +417,8 @@ class Trainer:
         self.ddp_model = dist.wrap(self.model)  # after loading: every rank starts alike
         self.pipeline = PIPELINES[self.pipeline_name](
             train_samples, config, self.device, rank=dist.rank, world_size=dist.world_size,
-            run_dir=self.run_dir, barrier=dist.barrier)
+            run_dir=self.run_dir, barrier=dist.barrier, local_rank=dist.local_rank,
+            local_world_size=dist.local_world_size, node=dist.node)
         self.val_loader = (DataLoader(EvaluationImages(val_samples), batch_size=1,
                                       num_workers=min(config.num_workers, 1))
                            if val_samples and dist.is_main else None)

@@ -59,7 +59,7 @@ class LoaderPipeline:
 
     def __init__(self, samples: list[Sample], config: TrainConfig, device: torch.device,
                  rank: int = 0, world_size: int = 1, run_dir: Path | None = None,
-                 barrier: Callable[[], None] | None = None) -> None:
+                 barrier: Callable[[], None] | None = None, **node: int) -> None:
         dataset = TrainingPairs(samples, config.crop_size, config.glc, config.glc_crop)
         self.loader = make_loader(dataset, config, rank, world_size,
                               pin_memory=device.type == "cuda")
@@ -84,8 +84,8 @@ def _cached(*args, **kwargs) -> Pipeline:
     return CachedPipeline(*args, **kwargs)
 
 
-#: name -> pipeline factory
-#: ``(samples, config, device, rank=, world_size=, run_dir=, barrier=)``.
+#: name -> pipeline factory ``(samples, config, device, rank=, world_size=, run_dir=,
+#: barrier=, local_rank=, local_world_size=, node=)``.
 PIPELINES = {"loader": LoaderPipeline, "cached": _cached}
 
 
