@@ -225,7 +225,8 @@ def distributed_session(env: TorchrunEnv, device: str,
 
     The backend is NCCL on CUDA (the process's device becomes ``cuda:LOCAL_RANK``) and gloo
     on the CPU. ``timeout``: seconds to wait for the rendezvous (default
-    :data:`RENDEZVOUS_TIMEOUT`).
+    :data:`RENDEZVOUS_TIMEOUT`). Everything it changes for the process (the process group,
+    the current CUDA device) is undone when the block ends.
 
     Raises:
         RendezvousError: the rendezvous does not answer, or the group cannot form.
@@ -236,17 +237,23 @@ def distributed_session(env: TorchrunEnv, device: str,
     torch_device = process_device(env, device)
     check_rendezvous(env, RENDEZVOUS_TIMEOUT if timeout is None else timeout)
     backend = "nccl" if torch_device.type == "cuda" else "gloo"
+    previous = None
     if torch_device.type == "cuda":
-        torch.cuda.set_device(torch_device)
+        previous = torch.cuda.current_device()
+        torch.cuda.set_device(torch_device)  # NCCL's collectives run on the current device
     try:
-        dist.init_process_group(backend, rank=env.rank, world_size=env.world_size,
-                                timeout=datetime.timedelta(minutes=30))
-    except (RuntimeError, ValueError) as error:  # DistStoreError, DistNetworkError...
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise RendezvousError(f"cannot join the {backend} process group at "
-                              f"{env.master_addr}:{env.master_port}: {first[:200]}") from None
-    try:
-        yield Distributed(env.rank, env.world_size, torch_device, env.local_rank,
-                          env.local_world_size, env.node)
+        try:
+            dist.init_process_group(backend, rank=env.rank, world_size=env.world_size,
+                                    timeout=datetime.timedelta(minutes=30))
+        except (RuntimeError, ValueError) as error:  # DistStoreError, DistNetworkError...
+            first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+            raise RendezvousError(f"cannot join the {backend} process group at "
+                                  f"{env.master_addr}:{env.master_port}: {first[:200]}") from None
+        try:
+            yield Distributed(env.rank, env.world_size, torch_device, env.local_rank,
+                              env.local_world_size, env.node)
+        finally:
+            dist.destroy_process_group()
     finally:
-        dist.destroy_process_group()
+        if previous is not None:
+            torch.cuda.set_device(previous)
