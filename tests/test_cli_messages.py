@@ -73,7 +73,7 @@ def test_odd_classifier_key_is_named_not_a_python_error():
 def test_train_warnings_are_one_line_without_source(tmp_path, monkeypatch, capsys):
     import ppr10k.train
 
-    def fake_train(config, resume=False, progress=True):
+    def fake_train(config, resume=False, progress=True, dist=None):
         warnings.warn("no ImageNet ResNet-18 weights found: the backbone starts from random "
                       "weights", stacklevel=2)
         return SimpleNamespace(best_epoch=1, best_psnr=20.0, best_model=tmp_path / "best")

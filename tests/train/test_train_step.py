@@ -37,7 +37,13 @@ def make_model(seed: int = 0) -> AdaptiveLUT:
     """A tiny model with image-dependent weights and three non-trivial, partly
     non-monotonic basis LUTs (so that every regulariser is non-zero)."""
     gen = torch.Generator().manual_seed(seed)
-    model = AdaptiveLUT(ModelConfig(backbone="tiny", lut_dim=DIM, n_luts=N_LUTS))
+    # the backbone's random start from a fixed seed, not from whatever state earlier tests
+    # left the global generator in: with some starts a term falls under the 1e-3 share
+    # asserted below (global seed 0: 0.07 % for HRP without GLC); with seed + 1 every term
+    # is at least 0.4 % of the loss
+    with torch.random.fork_rng():
+        torch.manual_seed(seed + 1)
+        model = AdaptiveLUT(ModelConfig(backbone="tiny", lut_dim=DIM, n_luts=N_LUTS))
     axis = torch.linspace(0, 1, DIM)
     b, g, r = torch.meshgrid(axis, axis, axis, indexing="ij")
     with torch.no_grad():

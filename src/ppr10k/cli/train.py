@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ppr10k.cli.main import check_output_folder, number_type
+from ppr10k.cli.main import UsageError, check_output_folder, number_type
+from ppr10k.models.device import device_type
 
 if TYPE_CHECKING:
     from ppr10k.train.config import TrainConfig
@@ -18,7 +20,8 @@ if TYPE_CHECKING:
 _TRAIN_OPTIONS = ("data", "out", "expert", "hrp", "glc", "epochs", "batch_size", "lr",
                   "backbone_lr", "seed",
                   "device", "num_workers", "max_steps_per_epoch", "backbone_weights",
-                  "lambda_sparse", "lambda_smooth", "lambda_mono")
+                  "lambda_sparse", "lambda_smooth", "lambda_mono", "pipeline",
+                  "cache_memory_gb", "cache_on_device", "amp")
 _MODEL_OPTIONS = ("family", "backbone", "n_luts", "lut_dim", "curve_dim", "width", "init")
 
 
@@ -79,7 +82,21 @@ def register(subparsers) -> None:
                    help="data loader workers")
     p.add_argument("--config", help="JSON or TOML config file")
     p.add_argument("--seed", type=int)
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--device", type=device_type,
+                   help="auto (default), cpu, cuda or cuda:N; under torchrun each process "
+                        "takes cuda:LOCAL_RANK")
+    p.add_argument("--pipeline", choices=("auto", "loader", "cached"),
+                   help="input pipeline: loader (decode every epoch, augment on the CPU), "
+                        "cached (decode once into a uint16 cache, augment on the device); "
+                        "auto (default): cached on CUDA")
+    p.add_argument("--cache-memory-gb", dest="cache_memory_gb", type=_weight,
+                   help="cached pipeline: sets up to this size (GiB, default 8) stay in "
+                        "memory, bigger ones go to a memory-mapped file in the run folder")
+    p.add_argument("--cache-on-device", dest="cache_on_device", choices=("auto", "yes", "no"),
+                   help="cached pipeline: copy the whole cache to the GPU and cut crops there "
+                        "(auto, the default: when it takes at most half the free GPU memory)")
+    p.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                   help="CUDA: backbone in bfloat16 autocast, channels_last (default on)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_train)
@@ -92,7 +109,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder (outside the dataset)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace predictions already in --out (refused otherwise)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", type=device_type, default="auto",
+                   help="auto (default), cpu, cuda or cuda:N")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run_predict)
 
@@ -136,19 +154,54 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"ppr10k train: warning: {message}", file=sys.stderr)
 
 
+def _usage(error: Exception) -> UsageError:
+    return UsageError(str(error))
+
+
+def check_device(name: str) -> None:
+    """``--device`` must name a device this machine has (a usage error, exit 2)."""
+    from ppr10k.models.device import resolve_device
+
+    try:
+        resolve_device(name)
+    except ValueError as error:
+        raise _usage(error) from None
+
+
 def run_train(args: argparse.Namespace) -> int:
+    """One training process, or one of ``torchrun``'s: joins the process group (gloo on
+    the CPU, NCCL on CUDA) for the run and leaves it; only rank 0 prints."""
     from ppr10k.train import train
+    from ppr10k.train.distributed import RendezvousError, distributed_session, torchrun_env
+    from ppr10k.train.loop import PeerError
 
     check_output_folder(args.out)
     config = config_from_args(args)
     if not config.data:
         raise ValueError("--data ROOT is required (or `data` in the --config file)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("always")
+    try:
+        env = torchrun_env()
+    except RendezvousError as error:
+        raise _usage(error) from None
+    if env is None:
+        check_device(config.device)
+    main_rank = env is None or env.rank == 0
+    with contextlib.ExitStack() as stack, warnings.catch_warnings():
+        warnings.simplefilter("always" if main_rank else "ignore")
         warnings.showwarning = _show_warning  # restored when the block ends
-        result = train(config, resume=args.resume, progress=not args.quiet)
-    print(f"best epoch {result.best_epoch}: val PSNR {result.best_psnr:.2f} dB; "
-          f"model in {result.best_model}")
+        try:
+            dist = (stack.enter_context(distributed_session(env, config.device))
+                    if env is not None else None)
+        except ValueError as error:  # RendezvousError, a device this node lacks
+            raise _usage(error) from None
+        try:
+            result = train(config, resume=args.resume, progress=not args.quiet and main_rank,
+                           dist=dist)
+        except PeerError:
+            return 1  # rank 0 stopped the run and said why
+    if main_rank:
+        print(f"best epoch {result.best_epoch}: val PSNR {result.best_psnr:.2f} dB; "
+              f"model in {result.best_model}")
     return 0
 
 
@@ -157,6 +210,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from ppr10k.train import predict_split
 
     check_output_folder(args.out)
+    check_device(args.device)
     written = predict_split(args.data, args.split, resolve_model(args.model), args.out,
                             args.device, progress=not args.quiet, overwrite=args.overwrite)
     print(f"wrote {len(written)} predictions to {args.out}")

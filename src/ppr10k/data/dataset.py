@@ -36,17 +36,31 @@ def _image(path) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(read_photo_image(path).transpose(2, 0, 1)))
 
 
+def pair_size(sample: Sample, source: tuple[int, int],
+              target: tuple[int, int]) -> tuple[int, int]:
+    """The size (height, width) a source of size ``source`` and its edit of size ``target``
+    are trained at: the smaller one's when they differ only by a scale.
+
+    Raises:
+        ValueError: they differ in aspect ratio, naming both files.
+    """
+    if tuple(source) == tuple(target):
+        return tuple(source)
+    size = common_size(tuple(source), tuple(target))
+    if size is None:
+        (hs, ws), (ht, wt) = source, target
+        raise ValueError(f"{sample.source} ({hs}x{ws}) and its edit {sample.target} "
+                         f"({ht}x{wt}) differ in aspect ratio (a cropped or rotated edit?): "
+                         "export the edit uncropped, or leave the pair out")
+    return size
+
+
 def _same_size(sample: Sample, source: torch.Tensor,
                target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Source and target at one size: the smaller one's when they differ only by a scale."""
     if source.shape == target.shape:
         return source, target
-    (hs, ws), (ht, wt) = source.shape[1:], target.shape[1:]
-    size = common_size((hs, ws), (ht, wt))
-    if size is None:
-        raise ValueError(f"{sample.source} ({hs}x{ws}) and its edit {sample.target} "
-                         f"({ht}x{wt}) differ in aspect ratio (a cropped or rotated edit?): "
-                         "export the edit uncropped, or leave the pair out")
+    size = pair_size(sample, tuple(source.shape[1:]), tuple(target.shape[1:]))
     return resize(source, size), resize(target, size)
 
 
@@ -55,6 +69,21 @@ def _mask(path, shape: tuple[int, int]) -> torch.Tensor:
         return torch.zeros(1, *shape)
     mask = torch.from_numpy(read_mask(path).astype(np.float32))[None]
     return resize(mask, shape, is_mask=True)
+
+
+def versions_of(samples: list[Sample]) -> dict[PhotoKey, list[int]]:
+    """Indices of the samples of each photo (its augmented versions ``G_I_K``)."""
+    versions: dict[PhotoKey, list[int]] = defaultdict(list)
+    for i, sample in enumerate(samples):
+        versions[sample.key.photo].append(i)
+    return versions
+
+
+def draw_other_version(versions: list[int], i: int) -> int:
+    """GLC: another version of sample ``i``'s photo, uniformly (``i`` itself when it has
+    none); one draw from torch's global generator."""
+    others = [j for j in versions if j != i] or [i]
+    return others[int(torch.randint(len(others), ()))]
 
 
 class TrainingPairs(Dataset):
@@ -78,10 +107,7 @@ class TrainingPairs(Dataset):
         self.crop_size = crop_size
         self.glc = glc
         self.glc_crop = glc_crop
-        versions: dict[PhotoKey, list[int]] = defaultdict(list)
-        for i, sample in enumerate(samples):
-            versions[sample.key.photo].append(i)
-        self._versions = versions
+        self._versions = versions_of(samples)
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -98,8 +124,7 @@ class TrainingPairs(Dataset):
                                                        [False, False, True], self.crop_size)
             return {"source": source, "target": target, "mask": mask}
 
-        others = [j for j in self._versions[sample.key.photo] if j != i] or [i]
-        other = self.samples[others[int(torch.randint(len(others), ()))]]
+        other = self.samples[draw_other_version(self._versions[sample.key.photo], i)]
         source2 = source if other is sample else _image(other.source)  # pairs: itself
         size = (self.crop_size, self.crop_size)
         flip = bool(torch.rand(()) < 0.5)

@@ -42,9 +42,23 @@ class TrainConfig:
         crop_size, glc_crop: training crop (448) and GLC crop (336) sides in pixels.
         model: the model's shape and initialisation.
         backbone_weights: ``auto`` | ``imagenet`` | ``none`` | a path (ResNet-18 only).
-        seed: seeds Python, NumPy and torch; device: ``auto`` | ``cpu`` | ``cuda``.
+        seed: seeds Python, NumPy and torch (under torchrun: with the rank and epoch);
+            device: ``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` (torchrun: ``cuda:LOCAL_RANK``).
         num_workers: DataLoader worker processes.
         max_steps_per_epoch: cut epochs short (quick experiments); None = full epochs.
+        pipeline: where batches come from (:mod:`ppr10k.train.pipeline`): ``loader``
+            (decode every epoch, augment on the CPU), ``cached`` (decode once into a
+            uint16 cache, augment on the device) or ``auto`` (cached on CUDA).
+        cache_memory_gb: the cached pipeline keeps a set up to this size (GiB) in memory,
+            a bigger one in a memory-mapped file in the run folder.
+        cache_on_device: ``yes`` | ``no`` | ``auto``: copy the whole cache to the training
+            device and cut crops there (auto: on CUDA when it takes at most half the free
+            GPU memory).
+        amp: on CUDA, run the backbone in bfloat16 (autocast, channels_last); the LUT
+            math stays float32. Ignored on the CPU.
+
+    ``batch_size`` is per process: under ``torchrun`` with N processes the global batch is
+    N x ``batch_size``.
     """
 
     data: str = ""
@@ -70,6 +84,10 @@ class TrainConfig:
     device: str = "auto"
     num_workers: int = 2
     max_steps_per_epoch: int | None = None
+    pipeline: str = "auto"
+    cache_memory_gb: float = 8.0
+    cache_on_device: str = "auto"
+    amp: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.model, dict):
@@ -80,8 +98,18 @@ class TrainConfig:
         self.model.expert = self.expert
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise ValueError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        from ppr10k.models.device import check_device_name
+        from ppr10k.train.pipeline import PIPELINE_NAMES
+
+        check_device_name(self.device)
+        if self.pipeline not in PIPELINE_NAMES:
+            raise ValueError(f"pipeline must be one of {', '.join(PIPELINE_NAMES)}, "
+                             f"got {self.pipeline!r}")
+        if self.cache_on_device not in ("auto", "yes", "no"):
+            raise ValueError(f"cache_on_device must be auto, yes or no, got "
+                             f"{self.cache_on_device!r}")
+        if not self.cache_memory_gb >= 0:
+            raise ValueError(f"cache_memory_gb must be >= 0, got {self.cache_memory_gb}")
 
     def regularisation(self) -> dict[str, float]:
         """The regulariser weights ``{"sparse", "smooth", "mono"}`` this run uses."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ppr10k.data import EvaluationImages, TrainingPairs
+from ppr10k.data import EvaluationImages
 from ppr10k.data.pairs import index_training_data, is_pairs_spec, parse_pairs_spec
 from ppr10k.evaluate.metrics import psnr
 from ppr10k.io import atomic_write
@@ -33,10 +34,16 @@ from ppr10k.io.guard import (
 )
 from ppr10k.models import create_model, resolve_device, save_model
 from ppr10k.train.config import TrainConfig
+from ppr10k.train.distributed import Distributed, Local, seed_for
 from ppr10k.train.losses import human_region_mse, overlap_consistency
+from ppr10k.train.pipeline import PIPELINES, pipeline_name
 
 STATE_NAME = "train_state.pt"
 LOG_NAME = "log.jsonl"
+
+
+class PeerError(ValueError):
+    """Rank 0 stopped the run before training (its message); the other ranks stop too."""
 
 
 def seed_everything(seed: int) -> None:
@@ -83,15 +90,16 @@ def training_step(model: torch.nn.Module, batch: dict[str, torch.Tensor], config
             mask = torch.cat([mask, batch["mask2"].to(device)])
     prediction, params = model(source)
     mse = human_region_mse(prediction, target, mask, human_weight)
-    loss = mse + model.regularisation(params, **config.regularisation())
-    parts = {"mse": mse.item()}
+    loss = mse + _core(model).regularisation(params, **config.regularisation())
+    parts = {"mse": mse.detach()}
     if "source2" in batch:
         n = batch["source"].shape[0]
         glc = overlap_consistency(prediction[:n], prediction[n:], batch["overlap1"],
                                   batch["overlap2"])
         loss = loss + config.glc_weight * glc
-        parts["glc"] = glc.item()
-    return loss, parts
+        parts["glc"] = glc.detach()
+    # one device-to-host read for all parts (each read waits for the GPU)
+    return loss, dict(zip(parts, torch.stack(list(parts.values())).tolist()))
 
 
 @torch.no_grad()
@@ -199,8 +207,10 @@ def _parameter_groups(model: torch.nn.Module, config: TrainConfig) -> list[dict]
             for name, params, scale in model.parameter_groups() if params]
 
 
+
 def train(config: TrainConfig, resume: bool = False, progress: bool = True,
-          on_epoch_end: Callable[[int, dict], None] | None = None) -> TrainResult:
+          on_epoch_end: Callable[[int, dict], None] | None = None,
+          dist: Local | Distributed | None = None) -> TrainResult:
     """Train a model of any registered family as configured (spec §4).
 
     Each epoch trains on the ``train`` split, validates on ``val`` and writes
@@ -213,6 +223,9 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
             without it, so a finished run is never overwritten by accident).
         progress: show progress bars and per-epoch log lines on stderr.
         on_epoch_end: called with ``(epoch, log_row)`` after each saved epoch.
+        dist: this process's place in a ``torchrun`` job
+            (:func:`ppr10k.train.distributed.distributed_session`); None: one process.
+            Only rank 0 locks, writes and reports; every rank trains and resumes.
 
     The run folder is locked (:class:`~ppr10k.io.guard.RunLock`) for the whole run, and
     stale temp files of killed runs in it are removed when it starts. Each epoch's
@@ -225,21 +238,12 @@ def train(config: TrainConfig, resume: bool = False, progress: bool = True,
             run's files (``config.json``, ``log.jsonl``) and ``resume`` is off.
         NoSpaceError: the disk filled up; ``RUN/last/`` still holds the previous epoch.
     """
-    run_dir = Path(config.out)
-    if config.data:
-        check_output_folder(run_dir, data_folders(config.data), what="the training data")
-    _check_run_folder(run_dir, resume)  # before a lock file goes into another run's folder
-    created = not run_dir.exists()
-    lock = RunLock(run_dir, "--out").acquire()  # one writer per run folder
-    try:
-        return _train_locked(config, resume, progress, on_epoch_end)
-    except BaseException:
-        lock.release()
-        if created and {p.name for p in run_dir.iterdir()} <= {LOCK_NAME}:
-            shutil.rmtree(run_dir, ignore_errors=True)  # refused before writing anything
-        raise
-    finally:
-        lock.release()
+    dist = dist if dist is not None else Local()
+    trainer = Trainer(config, resume=resume, progress=progress and dist.is_main,
+                      on_epoch_end=on_epoch_end, dist=dist)
+    with trainer.run_folder():
+        trainer.setup()
+        return trainer.fit()
 
 
 def _check_run_folder(run_dir: Path, resume: bool) -> None:
@@ -264,104 +268,306 @@ def data_folders(data: str | os.PathLike) -> list[Path]:
     return [Path(data)]
 
 
-def _train_locked(config: TrainConfig, resume: bool, progress: bool,
-                  on_epoch_end: Callable[[int, dict], None] | None) -> TrainResult:
-    """:func:`train` while holding the run folder's lock."""
-    started_at = time.time()
-    run_dir = Path(config.out)
-    state_path = run_dir / "last" / STATE_NAME
-    _check_run_folder(run_dir, resume)  # again: the folder may have changed before the lock
-    remove_stale_temps(run_dir, started_at, subfolders=("last", "best"))
-    state = load_state(state_path) if resume else None
-    device = resolve_device(config.device)
-    seed_everything(config.seed)
 
-    train_samples, problems = index_training_data(config.data, "train", config.expert,
-                                                  config.hrp, seed=config.seed)
-    val_samples, val_problems = index_training_data(config.data, "val", config.expert, False,
-                                                    seed=config.seed)
-    for problem in (problems + val_problems)[:10]:
-        print(f"warning: {problem}", file=sys.stderr)
-    if len(problems + val_problems) > 10:
-        print(f"warning: ... {len(problems + val_problems) - 10} more problems "
-              "(see `ppr10k data check`)", file=sys.stderr)
-    if not train_samples:
-        raise ValueError(f"no usable training pairs under {config.data}")
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
 
-    model = create_model(config.model, backbone_weights=config.backbone_weights).to(device)
-    if progress:
-        origin = model.backbone_origin
-        m = config.model
+
+def _core(model: torch.nn.Module) -> torch.nn.Module:
+    """The model inside a DistributedDataParallel wrapper (or the model itself)."""
+    return getattr(model, "module", model)
+
+
+#: Device types whose backbone runs in bfloat16 when ``TrainConfig.amp`` is on.
+AMP_DEVICE_TYPES = ("cuda",)
+
+
+def channels_last_backbone(model: torch.nn.Module, device: torch.device, enabled: bool = True,
+                           device_types: tuple[str, ...] = AMP_DEVICE_TYPES) -> torch.nn.Module:
+    """The backbone, its weights in channels_last on ``device_types`` (before
+    DistributedDataParallel wraps the model, so gradient buckets match their layout)."""
+    backbone = _core(model).backbone
+    if enabled and device.type in device_types:
+        backbone.to(memory_format=torch.channels_last)
+    return backbone
+
+
+@contextlib.contextmanager
+def backbone_autocast(model: torch.nn.Module, device: torch.device, enabled: bool = True,
+                      device_types: tuple[str, ...] = AMP_DEVICE_TYPES) -> Iterator[None]:
+    """On CUDA (``device_types``), run ``model.backbone`` in bfloat16 autocast (its output
+    cast back to float32) with channels_last weights for the ``with`` block; on other
+    devices nothing changes.
+
+    Only the backbone changes: the weight head, the LUT fusion and interpolation and the
+    losses stay float32. The backbone's ``forward`` is wrapped on the instance and restored
+    afterwards (state dict keys and checkpoints are unchanged); channels_last stays (it is
+    a layout, not a value).
+    """
+    if not enabled or device.type not in device_types:
+        yield
+        return
+    backbone = channels_last_backbone(model, device, enabled, device_types)
+    forward = backbone.forward
+
+    def bf16_forward(*args, **kwargs):
+        with torch.autocast(device.type, dtype=torch.bfloat16):
+            out = forward(*args, **kwargs)
+        return out.float()
+
+    backbone.forward = bf16_forward
+    try:
+        yield
+    finally:
+        del backbone.forward  # the class's forward again
+
+
+class Trainer:
+    """One training run in parts: :meth:`run_folder` (checks and lock), :meth:`setup`
+    (device, data, model, optimizer, resume), :meth:`step`, :meth:`train_epoch`,
+    :meth:`validate`, :meth:`checkpoint`, and :meth:`fit` (the epochs).
+
+    Under ``torchrun`` (``dist`` a :class:`~ppr10k.train.distributed.Distributed`) every
+    process trains its share of each epoch in DistributedDataParallel; rank 0 alone locks
+    the folder, validates (the others wait), writes checkpoints and the log and shows
+    progress.
+    """
+
+    def __init__(self, config: TrainConfig, resume: bool = False, progress: bool = True,
+                 on_epoch_end: Callable[[int, dict], None] | None = None,
+                 dist: Local | Distributed | None = None) -> None:
+        self.config = config
+        self.resume = resume
+        self.progress = progress
+        self.on_epoch_end = on_epoch_end
+        self.dist = dist if dist is not None else Local()
+        self.run_dir = Path(config.out)
+        self.state_path = self.run_dir / "last" / STATE_NAME
+        self.result = TrainResult(self.run_dir)
+        self.start_epoch = 1
+        self.saved = 0  # the epoch RUN/last/ holds
+
+    # -- the run folder ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def run_folder(self) -> Iterator[None]:
+        """Check the run folder and hold its lock for the block (rank 0; the others learn
+        the outcome, so every process stops with the same error)."""
+        lock = None
+        created = False
+        error = None
+
+        def give_up() -> None:
+            if lock is not None:
+                lock.release()
+                if created and {p.name for p in self.run_dir.iterdir()} <= {LOCK_NAME}:
+                    shutil.rmtree(self.run_dir, ignore_errors=True)  # nothing written
+
+        if self.dist.is_main:
+            try:
+                if self.config.data:
+                    check_output_folder(self.run_dir, data_folders(self.config.data),
+                                        what="the training data")
+                _check_run_folder(self.run_dir, self.resume)  # before a lock file goes in
+                created = not self.run_dir.exists()
+                lock = RunLock(self.run_dir, "--out").acquire()  # one writer per folder
+                _check_run_folder(self.run_dir, self.resume)  # again, now locked
+                remove_stale_temps(self.run_dir, time.time(),
+                                   subfolders=("last", "best"))
+            except (ValueError, OSError) as caught:
+                error = caught
+        shared = self.dist.share(None if error is None else
+                                 (type(error).__name__, str(error)))
+        if error is not None or shared is not None:
+            give_up()
+            if error is not None:
+                raise error
+            raise PeerError(shared[1])
+        try:
+            yield
+        except BaseException:
+            give_up()
+            raise
+        finally:
+            if lock is not None:
+                lock.release()
+
+    # -- setup ---------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Device, seeds, the indexed data, model, optimizer, resumed state, pipelines."""
+        config, dist = self.config, self.dist
+        state = load_state(self.state_path) if self.resume else None
+        self.device = dist.device if dist.device is not None else resolve_device(config.device)
+        seed_everything(config.seed if dist.world_size == 1
+                        else seed_for(config.seed, dist.rank, 0))
+        train_samples, val_samples = self._index_data()
+        model = create_model(config.model, backbone_weights=config.backbone_weights)
+        self.model = model.to(self.device)
+        self.pipeline_name = pipeline_name(config.pipeline, self.device)
+        if self.progress:
+            self._describe(train_samples, val_samples)
+        self.optimizer = torch.optim.Adam(_parameter_groups(self.model, config), lr=config.lr,
+                                          betas=config.betas)
+        if state is not None:
+            self._restore(state)
+        if dist.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            config.save(self.run_dir / "config.json")
+        channels_last_backbone(self.model, self.device, config.amp)
+        self.ddp_model = dist.wrap(self.model)  # after loading: every rank starts alike
+        self.pipeline = PIPELINES[self.pipeline_name](
+            train_samples, config, self.device, rank=dist.rank, world_size=dist.world_size,
+            run_dir=self.run_dir, barrier=dist.barrier, local_rank=dist.local_rank,
+            local_world_size=dist.local_world_size, node=dist.node)
+        self.val_loader = (DataLoader(EvaluationImages(val_samples), batch_size=1,
+                                      num_workers=min(config.num_workers, 1))
+                           if val_samples and dist.is_main else None)
+        self.steps = len(self.pipeline)
+        if config.max_steps_per_epoch:
+            self.steps = min(self.steps, config.max_steps_per_epoch)
+
+    def _index_data(self) -> tuple[list, list]:
+        config = self.config
+        train_samples, problems = index_training_data(config.data, "train", config.expert,
+                                                      config.hrp, seed=config.seed)
+        val_samples, val_problems = index_training_data(config.data, "val", config.expert,
+                                                        False, seed=config.seed)
+        problems = problems + val_problems
+        if self.progress:
+            for problem in problems[:10]:
+                print(f"warning: {problem}", file=sys.stderr)
+            if len(problems) > 10:
+                print(f"warning: ... {len(problems) - 10} more problems "
+                      "(see `ppr10k data check`)", file=sys.stderr)
+        if not train_samples:
+            raise ValueError(f"no usable training pairs under {config.data}")
+        return train_samples, val_samples
+
+    def _describe(self, train_samples: list, val_samples: list) -> None:
+        config, m = self.config, self.config.model
         curves = f", 1D LUTs of {m.curve_dim}" if m.curve_dim else ""
         pairs = is_pairs_spec(config.data)
         masked = any(sample.mask is not None for sample in train_samples)
         hrp = "on" if config.hrp and masked else ("off (no masks)" if config.hrp else "off")
         target = "the edited photos" if pairs else f"expert {config.expert}"
-        print(f"training {m.family} on {device}: {len(train_samples)} training sources, "
+        where = (f"{self.device}" if self.dist.world_size == 1 else
+                 f"{self.dist.world_size} processes ({self.device.type}), batch "
+                 f"{config.batch_size} each")
+        print(f"training {m.family} on {where}: {len(train_samples)} training sources, "
               f"{len(val_samples)} validation images, target {target}; "
-              f"{m.backbone} backbone ({origin} start), {m.n_luts} LUTs "
+              f"{m.backbone} backbone ({self.model.backbone_origin} start), {m.n_luts} LUTs "
               f"of {m.lut_dim}^3{curves}; HRP {hrp}, "
-              f"GLC {'on' if config.glc else 'off'}", file=sys.stderr)
-    optimizer = torch.optim.Adam(_parameter_groups(model, config), lr=config.lr,
-                                 betas=config.betas)
-    result = TrainResult(run_dir)
-    start_epoch = 1
-    if state is not None:
+              f"GLC {'on' if config.glc else 'off'}; {self.pipeline_name} input pipeline",
+              file=sys.stderr)
+
+    def _restore(self, state: dict) -> None:
+        """Weights, optimizer, RNG and history of ``RUN/last/`` (on every rank)."""
         try:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
         except (RuntimeError, ValueError, KeyError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise ValueError(f"{state_path}: the training state does not fit this run's "
-                             f"model ({first[:200]}); was config.json changed?") from None
+            raise ValueError(f"{self.state_path}: the training state does not fit this run's "
+                             f"model ({_first_line(error)[:200]}); was config.json "
+                             "changed?") from None
         torch.set_rng_state(state["torch_rng"].cpu())
-        start_epoch = int(state["epoch"]) + 1
-        result.history = state["history"]
-        result.best_psnr = float(state["best_psnr"])
-        result.best_epoch = int(state["best_epoch"]) if state["best_epoch"] >= 0 else None
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.json")
+        self.start_epoch = int(state["epoch"]) + 1
+        self.saved = self.start_epoch - 1
+        self.result.history = state["history"]
+        self.result.best_psnr = float(state["best_psnr"])
+        self.result.best_epoch = int(state["best_epoch"]) if state["best_epoch"] >= 0 else None
 
-    train_loader = DataLoader(
-        TrainingPairs(train_samples, config.crop_size, config.glc, config.glc_crop),
-        batch_size=config.batch_size, shuffle=True, drop_last=False,
-        num_workers=config.num_workers, persistent_workers=config.num_workers > 0)
-    val_loader = DataLoader(EvaluationImages(val_samples), batch_size=1,
-                            num_workers=min(config.num_workers, 1))
-    steps = len(train_loader)
-    if config.max_steps_per_epoch:
-        steps = min(steps, config.max_steps_per_epoch)
+    # -- training ------------------------------------------------------------------------
+    def step(self, batch: dict[str, torch.Tensor], epoch: int, index: int) -> dict[str, float]:
+        """One optimizer step on ``batch``; returns the loss and its parts (summed over
+        processes under torchrun, divided by their number: the global mean).
 
-    saved = start_epoch - 1  # the epoch RUN/last/ holds
-    for epoch in range(start_epoch, config.epochs + 1):
-        model.train()
-        started = time.perf_counter()
+        Raises:
+            ValueError: the loss is not finite (on any process); nothing is saved.
+        """
+        loss, parts = training_step(self.ddp_model, batch, self.config, self.device)
+        values = torch.tensor([loss.item(), *parts.values()], dtype=torch.float64)
+        values = self.dist.all_sum(values) / self.dist.world_size
+        if not bool(torch.isfinite(values[0])):
+            kept = (f"{self.run_dir / 'last'} holds epoch {epoch - 1}" if epoch > 1
+                    else "no epoch was saved")
+            raise ValueError(
+                f"training diverged: the loss is {values[0].item()} at epoch {epoch}, step "
+                f"{index + 1}; nothing of this epoch was saved ({kept}); lower --lr (now "
+                f"{self.config.lr:g}) and start again, or --resume with a lower --lr")
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return dict(zip(["loss", *parts], values.tolist()))
+
+    def train_epoch(self, epoch: int) -> dict[str, float]:
+        """The epoch's training steps; returns the mean loss and parts per step."""
+        if self.dist.world_size > 1:  # per rank and epoch: resumable, different per rank
+            seed_everything(seed_for(self.config.seed, self.dist.rank, epoch))
+        self.ddp_model.train()
         totals: dict[str, float] = {}
-        bar = tqdm(total=steps, desc=f"epoch {epoch}/{config.epochs}", unit="batch",
-                   leave=False, disable=not progress)
-        for step, batch in enumerate(train_loader):
-            if step >= steps:
-                break
-            loss, parts = training_step(model, batch, config, device)
-            if not bool(torch.isfinite(loss)):
-                bar.close()
-                kept = (f"{run_dir / 'last'} holds epoch {epoch - 1}" if epoch > 1
-                        else "no epoch was saved")
-                raise ValueError(
-                    f"training diverged: the loss is {loss.item()} at epoch {epoch}, step "
-                    f"{step + 1}; nothing of this epoch was saved ({kept}); lower --lr (now "
-                    f"{config.lr:g}) and start again, or --resume with a lower --lr")
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            for key, value in {"loss": loss.item(), **parts}.items():
-                totals[key] = totals.get(key, 0.0) + value
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        bar.close()
-        row = {"epoch": epoch, **{k: v / max(steps, 1) for k, v in totals.items()}}
-        row["val_psnr"] = (validation_psnr(model, val_loader, device, progress)
-                           if val_samples else None)
+        bar = tqdm(total=self.steps, desc=f"epoch {epoch}/{self.config.epochs}", unit="batch",
+                   leave=False, disable=not self.progress)
+        try:
+            for index, batch in enumerate(self.pipeline.epoch(epoch)):
+                if index >= self.steps:
+                    break
+                parts = self.step(batch, epoch, index)
+                for key, value in parts.items():
+                    totals[key] = totals.get(key, 0.0) + value
+                bar.update(1)
+                bar.set_postfix(loss=f"{parts['loss']:.4f}")
+        finally:
+            bar.close()
+        return {key: value / max(self.steps, 1) for key, value in totals.items()}
+
+    def validate(self) -> float | None:
+        """Validation PSNR on rank 0 (None without validation images); the other
+        processes wait for it and get its value."""
+        value = None
+        if self.val_loader is not None:
+            value = validation_psnr(self.model, self.val_loader, self.device, self.progress)
+        return self.dist.share(value)
+
+    def checkpoint(self, epoch: int, row: dict) -> None:
+        """Write ``best/`` (when this epoch is the best), ``last/`` and the log (rank 0).
+
+        Raises:
+            NoSpaceError: the disk filled up; ``last/`` still holds the previous epoch.
+        """
+        if self.dist.is_main:
+            extra = {"train": self.config.to_dict(), "epoch": epoch,
+                     "val_psnr": row["val_psnr"]}
+            try:
+                if self.result.best_epoch == epoch:
+                    _save_checkpoint(self.run_dir, "best", self.model, extra)
+                _save_checkpoint(self.run_dir, "last", self.model, extra,
+                                 _train_state(self.model, self.optimizer, epoch, self.result))
+                _write_log(self.run_dir, self.result.history)
+            except OSError as error:
+                if not is_no_space(error):
+                    raise
+                kept = (f"{self.run_dir / 'last'} holds epoch {self.saved}; free some space, "
+                        "then continue with --resume" if self.saved else "no checkpoint was kept")
+                raise NoSpaceError(f"disk full while saving epoch {epoch} to "
+                                   f"{self.run_dir}: {kept}") from None
+        self.saved = epoch
+
+    def fit(self) -> TrainResult:
+        """Train from :attr:`start_epoch` to ``config.epochs``; the pipeline is closed at
+        the end (its cache file removed)."""
+        try:
+            with backbone_autocast(self.model, self.device, self.config.amp):
+                for epoch in range(self.start_epoch, self.config.epochs + 1):
+                    self._epoch(epoch)
+        finally:
+            self.pipeline.close()
+        return self.result
+
+    def _epoch(self, epoch: int) -> None:
+        result = self.result
+        started = time.perf_counter()
+        row = {"epoch": epoch, **self.train_epoch(epoch)}
+        row["val_psnr"] = self.validate()
         row["seconds"] = round(time.perf_counter() - started, 3)
         improved = row["val_psnr"] is not None and row["val_psnr"] > result.best_psnr
         if improved or (result.best_epoch is None and row["val_psnr"] is None):
@@ -369,26 +575,22 @@ def _train_locked(config: TrainConfig, resume: bool, progress: bool,
             result.best_psnr = row["val_psnr"] if row["val_psnr"] is not None else float("-inf")
         row["best_epoch"] = result.best_epoch
         result.history.append(row)
-        extra = {"train": config.to_dict(), "epoch": epoch, "val_psnr": row["val_psnr"]}
+        # every rank waits until rank 0's checkpoint is complete, and a failure there
+        # stops all of them with its message
+        error = None
         try:
-            if result.best_epoch == epoch:
-                _save_checkpoint(run_dir, "best", model, extra)
-            _save_checkpoint(run_dir, "last", model, extra,
-                             _train_state(model, optimizer, epoch, result))
-            saved = epoch
-            _write_log(run_dir, result.history)
-        except OSError as error:
-            if not is_no_space(error):
-                raise
-            kept = (f"{run_dir / 'last'} holds epoch {saved}; free some space, then "
-                    "continue with --resume" if saved else "no checkpoint was kept")
-            raise NoSpaceError(f"disk full while saving epoch {epoch} to {run_dir}: "
-                               f"{kept}") from None
-        if progress:
+            self.checkpoint(epoch, row)
+        except (OSError, ValueError) as caught:
+            error = caught
+        shared = self.dist.share(None if error is None else str(error))
+        if error is not None:
+            raise error
+        if shared is not None:
+            raise PeerError(shared)
+        if self.progress:
             val = f"{row['val_psnr']:.2f} dB" if row["val_psnr"] is not None else "n/a"
-            print(f"epoch {epoch}/{config.epochs}  loss {row.get('loss', 0):.5f}  "
+            print(f"epoch {epoch}/{self.config.epochs}  loss {row.get('loss', 0):.5f}  "
                   f"val PSNR {val}  (best epoch {result.best_epoch})  {row['seconds']:.1f}s",
                   file=sys.stderr)
-        if on_epoch_end is not None:
-            on_epoch_end(epoch, row)
-    return result
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(epoch, row)
