@@ -19,6 +19,7 @@ shared machine are noisy; compare ratios.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,19 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-PORTRAIT = (Path(__file__).resolve().parents[3] / "shared" / "data" / "portraits"
-            / "p3m_p_07141906.jpg")
-
-
-def _source(width: int, height: int) -> np.ndarray:
-    """A real portrait resized to ``width x height`` (a synthetic gradient without it)."""
-    if PORTRAIT.is_file():
-        with Image.open(PORTRAIT) as img:
-            return np.asarray(img.convert("RGB").resize((width, height),
-                                                        Image.Resampling.BICUBIC))
-    y, x = np.mgrid[0:height, 0:width]
-    return np.stack([x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height)],
-                    axis=-1).astype(np.uint8)
+if str(Path(__file__).resolve().parents[1]) not in sys.path:  # benchmarks/, run alone
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench_retouch import source_image as _source  # the same 4K portrait
 
 
 def _folder(root: Path, photos: int, width: int, height: int) -> Path:
