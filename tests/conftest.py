@@ -85,3 +85,16 @@ def write_tiny_ppr10k(root: Path, seed: int = 0, size: tuple[int, int] = (48, 72
 def tiny_ppr10k(tmp_path) -> Path:
     """A tiny PPR10K-format dataset: 2+2 groups x 2 photos, 2 augmented versions."""
     return write_tiny_ppr10k(tmp_path / "ppr10k")
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Commands run in-process (``main([...])``) set torch's thread count for "their" process
+    as ``ppr10k retouch`` does; put it back so that no test sees another's setting (torch's
+    CPU sums, and so the last bits of results, depend on it)."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != before:
+        torch.set_num_threads(before)

@@ -39,8 +39,11 @@ CONFIG = TrainConfig(hrp=True, glc=False, device="cpu", lambda_smooth=0.05, lamb
                      model=ModelConfig(backbone="tiny", lut_dim=5, n_luts=3))
 
 
-def _worker(rank: int, port: int, out: str) -> None:
+def _worker(rank: int, port: int, out: str, threads: int) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    # the parent's thread count: torch's CPU kernels split their sums by it, and the
+    # reference below is computed in the parent
+    torch.set_num_threads(threads)
     torch.distributed.init_process_group("gloo", rank=rank, world_size=2)
     try:
         dist = Distributed(rank, 2, CPU)
@@ -70,7 +73,8 @@ def free_port() -> int:
 @pytest.mark.slow  # two interpreters start: 20-30 s on 2 shared cores
 def test_ddp_step_has_the_whole_batchs_gradient(tmp_path: Path) -> None:
     out = tmp_path / "rank0.pt"
-    mp.spawn(_worker, args=(free_port(), str(out)), nprocs=2, join=True)
+    mp.spawn(_worker, args=(free_port(), str(out), torch.get_num_threads()), nprocs=2,
+             join=True)
     got = torch.load(out, weights_only=True)
 
     model = make_model()
