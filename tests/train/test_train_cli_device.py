@@ -128,3 +128,18 @@ def test_torchrun_env_reads_the_node_layout() -> None:
     with pytest.raises(distributed.RendezvousError, match="out of range"):
         distributed.torchrun_env({"RANK": "2", "WORLD_SIZE": "2", "LOCAL_RANK": "0",
                                   "MASTER_ADDR": "a", "MASTER_PORT": "1"})
+
+
+def test_retouch_on_a_gpu_the_machine_lacks(tmp_path, monkeypatch, capsys) -> None:
+    """The retouch command shares train's device check: one line, exit 2, nothing written."""
+    gpus(monkeypatch, 1)
+    photo = tmp_path / "in" / "a.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes(b"not read: the device is refused first")
+    code = main(["retouch", str(photo), "--out", str(tmp_path / "out"), "--device", "cuda:7",
+                 "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err == [("ppr10k retouch: error: --device cuda:7: this machine has 1 CUDA device "
+                    "(cuda:0)")]
+    assert not (tmp_path / "out").exists()

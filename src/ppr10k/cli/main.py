@@ -191,3 +191,14 @@ def entry() -> None:
 
 if __name__ == "__main__":
     exit_with(main())
+
+
+def check_device(name: str) -> None:
+    """``--device`` must name a device this machine has (a usage error, exit 2): ``cuda``
+    without a GPU, or ``cuda:N`` past the GPUs there are, is one line naming the count."""
+    from ppr10k.models.device import resolve_device
+
+    try:
+        resolve_device(name)
+    except ValueError as error:
+        raise UsageError(str(error)) from None

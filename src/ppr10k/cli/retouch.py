@@ -6,8 +6,9 @@ import argparse
 import math
 import sys
 
-from ppr10k.cli.main import UsageError, check_output_folder, number_type
+from ppr10k.cli.main import UsageError, check_device, check_output_folder, number_type
 from ppr10k.io.photo import DEFAULT_MAX_PIXELS
+from ppr10k.models.device import device_type
 
 
 def _pixels(text: str) -> int:
@@ -67,7 +68,8 @@ def register(subparsers) -> None:
                                "an existing output stops the run before it starts)")
     p.add_argument("--workers", type=number_type(int, low=1), default=1,
                    help="photos in flight (default 1)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", type=device_type, default="auto",
+                   help="auto (default: a GPU when there is one), cpu, cuda or cuda:N")
     p.add_argument("--max-pixels", type=_pixels, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse larger images, e.g. 100M (default); 0 = no limit")
     p.add_argument("--quality", type=number_type(int, low=1, high=100), default=95,
@@ -120,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
 
     check_output_folder(args.out)
+    check_device(args.device)
     runner = _runner(args.engine, args.address)  # before anything is loaded or written
     if args.bits == 16 and args.fmt == "jpg":
         raise UsageError("--bits 16 --format jpg: JPEG is 8-bit; use --format png or tif for "

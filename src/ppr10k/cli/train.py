@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ppr10k.cli.main import UsageError, check_output_folder, number_type
+from ppr10k.cli.main import UsageError, check_device, check_output_folder, number_type
 from ppr10k.models.device import device_type
 
 if TYPE_CHECKING:
@@ -156,16 +156,6 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def _usage(error: Exception) -> UsageError:
     return UsageError(str(error))
-
-
-def check_device(name: str) -> None:
-    """``--device`` must name a device this machine has (a usage error, exit 2)."""
-    from ppr10k.models.device import resolve_device
-
-    try:
-        resolve_device(name)
-    except ValueError as error:
-        raise _usage(error) from None
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -96,7 +96,8 @@ class RunOptions:
     Attributes:
         workers: photos decoded, applied and written at once (threads; the CPU LUT kernel
             itself uses every core); never more than the photos or the CPUs.
-        device: ``auto``, ``cpu`` or ``cuda`` (model, and the apply on ``auto`` backend).
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (model, and the apply on ``auto``
+            backend).
         recursive: also photos in subfolders of input folders.
         max_pixels: refuse larger images (decompression bombs); None: no limit.
         colour_manage: convert inputs from their profile to the model's sRGB (default);
