@@ -147,9 +147,12 @@ def bench_engines(work: Path, model_dir: Path, photos: int, size: tuple[int, int
             seconds = (time.perf_counter() - t0) / photos
         total = time.perf_counter() - start
         assert report.exit_code == 0, report.summary()
+        differ = [path.name for path in sorted((work / "local1").iterdir())
+                  if path.read_bytes() != (work / f"ray{cpus}" / path.name).read_bytes()]
         print(f"  ray, local Ray of {cpus} CPU(s)         {seconds:6.3f} s/photo "
               f"({1 / seconds:.2f} photos/s, {seconds / local[cpus]:.2f}x local --workers "
-              f"{cpus}); start-up {started:.1f} s, shut-down {total - started - seconds * photos:.1f} s")
+              f"{cpus}); start-up {started:.1f} s, shut-down {total - started - seconds * photos:.1f} s; "
+              f"outputs {'identical to the local engine' if not differ else f'{len(differ)} differ from the local engine'}")
 
 
 def bench_8k(work: Path, model_dir: Path) -> None:

@@ -20,16 +20,14 @@ Exact except in one case: a pair whose source and edit differ in size is resized
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset
 
 from ppr10k.data.dataset import draw_other_version, pair_size, versions_of
 from ppr10k.data.layout import Sample
@@ -391,62 +389,6 @@ def augment_batch(items: list[dict], device: torch.device, crop_size: int = 448,
         batch["overlap1"].append(torch.tensor([ov1.top, ov1.left, ov1.height, ov1.width]))
         batch["overlap2"].append(torch.tensor([ov2.top, ov2.left, ov2.height, ov2.width]))
     return {key: torch.stack(values) for key, values in batch.items()}  # overlaps: CPU
-
-
-class CachedPipeline:
-    """The ``cached`` training pipeline (:mod:`ppr10k.train.pipeline`): the cache is built
-    when the pipeline is made; workers cut crops; :func:`augment_batch` runs on ``device``.
-
-    A set bigger than ``config.cache_memory_gb`` goes to ``RUN/.input-cache/node-N/`` (one
-    per node, filled by the node's processes in parallel), removed by :meth:`close`. With ``config.cache_on_device`` (``auto``: on CUDA when the cache takes at
-    most half of the GPU's free memory) the whole cache is copied to the device once and
-    crops are cut there, in the training process: no worker processes and no host-to-device
-    traffic per step.
-    """
-
-    def __init__(self, samples: list[Sample], config, device: torch.device, rank: int = 0,
-                 world_size: int = 1, run_dir: Path | None = None,
-                 barrier: Callable[[], None] = lambda: None, local_rank: int = 0,
-                 local_world_size: int = 1, node: int = 0) -> None:
-        from ppr10k.train.pipeline import make_loader  # the sampler's owner
-
-        self.device, self.config, self.local_rank = device, config, local_rank
-        # one file per node, filled by that node's processes: writers of one file share a
-        # page cache, and nodes never write into each other's file
-        self.root = Path(run_dir) / CACHE_FOLDER if run_dir is not None else None
-        self.folder = self.root / f"node-{node}" if self.root is not None else None
-        self.cache = build_cache(samples, self.folder,
-                                 memory_limit=config.cache_memory_gb * 2**30,
-                                 num_workers=config.num_workers, rank=local_rank,
-                                 world_size=local_world_size, barrier=barrier)
-        self.resident = on_device(config.cache_on_device, self.cache.plan.nbytes, device)
-        if self.resident:
-            self.cache = self.cache.to(device)
-        dataset = CachedCrops(self.cache, samples, config.crop_size, config.glc,
-                              config.glc_crop)
-        self.loader = make_loader(dataset, config, rank, world_size, collate_fn=list,
-                                  pin_memory=device.type == "cuda" and not self.resident,
-                                  num_workers=0 if self.resident else config.num_workers)
-
-    def __len__(self) -> int:
-        return len(self.loader)
-
-    def epoch(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
-        sampler = self.loader.sampler
-        if isinstance(sampler, DistributedSampler):
-            sampler.set_epoch(epoch)
-        for items in self.loader:
-            yield augment_batch(items, self.device, self.config.crop_size, self.config.glc)
-
-    def close(self) -> None:
-        """Drop the loader (its workers end) and the cache; the first process of each node
-        removes its node's cache file (and the cache folder once it is empty)."""
-        self.loader = None
-        self.cache = None
-        if self.local_rank == 0 and self.folder is not None and self.folder.exists():
-            shutil.rmtree(self.folder, ignore_errors=True)
-            with contextlib.suppress(OSError):  # another node's file may still be there
-                self.root.rmdir()
 
 
 def on_device(choice: str, nbytes: int, device: torch.device) -> bool:

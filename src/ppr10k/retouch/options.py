@@ -144,3 +144,8 @@ def physical_memory() -> int | None:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+class EngineUsageError(ValueError):
+    """An engine that cannot run as asked (not installed, cluster unreachable): bad usage,
+    one line that says how to fix it."""

@@ -56,9 +56,8 @@ from ppr10k.retouch.engine import (
     render,
     write_rendered,
 )
-from ppr10k.retouch.options import OutputOptions
+from ppr10k.retouch.options import EngineUsageError, OutputOptions
 from ppr10k.retouch.report import PhotoResult, RetouchReport
-from ppr10k.retouch.runners import EngineUsageError
 
 __all__ = ["INSTALL_HINT", "PoolPlan", "RayAddressError", "RayRunner", "RayUnavailableError",
            "Stages", "check_address", "import_ray", "plan_pools", "ray_session"]

@@ -13,14 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ppr10k.retouch.engine import Retoucher
+from ppr10k.retouch.options import EngineUsageError
 from ppr10k.retouch.report import RetouchReport
 
 __all__ = ["ENGINES", "EngineUsageError", "LocalRunner", "Runner", "make_runner"]
-
-
-class EngineUsageError(ValueError):
-    """An engine that cannot run as asked (not installed, cluster unreachable): bad usage,
-    one line that says how to fix it."""
 
 
 class Runner(Protocol):

@@ -17,6 +17,9 @@ from typing import Any
 from ppr10k.models import ModelConfig
 from ppr10k.models.config import check_field_types
 
+#: ``TrainConfig.pipeline`` choices (:mod:`ppr10k.train.pipeline` has the pipelines).
+PIPELINE_NAMES = ("auto", "loader", "cached")
+
 
 @dataclass
 class TrainConfig:
@@ -99,7 +102,6 @@ class TrainConfig:
         if self.epochs < 1 or self.batch_size < 1:
             raise ValueError("epochs and batch_size must be >= 1")
         from ppr10k.models.device import check_device_name
-        from ppr10k.train.pipeline import PIPELINE_NAMES
 
         check_device_name(self.device)
         if self.pipeline not in PIPELINE_NAMES:

@@ -17,6 +17,8 @@ cache changed little, and it costs memory).
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
@@ -25,10 +27,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from ppr10k.data import TrainingPairs
+from ppr10k.data.cache import (
+    CACHE_FOLDER,
+    CachedCrops,
+    augment_batch,
+    build_cache,
+    on_device,
+)
 from ppr10k.data.layout import Sample
-from ppr10k.train.config import TrainConfig
-
-PIPELINE_NAMES = ("auto", "loader", "cached")
+from ppr10k.train.config import PIPELINE_NAMES, TrainConfig
 
 
 class Pipeline(Protocol):
@@ -54,6 +61,13 @@ def make_loader(dataset: Dataset, config: TrainConfig, rank: int, world_size: in
                       persistent_workers=workers > 0, **options)
 
 
+def epoch_of(loader: DataLoader, epoch: int) -> Iterator:
+    """The loader's batches of ``epoch`` (a :class:`DistributedSampler` reshuffled for it)."""
+    if isinstance(loader.sampler, DistributedSampler):
+        loader.sampler.set_epoch(epoch)
+    return iter(loader)
+
+
 class LoaderPipeline:
     """DataLoader workers decode, crop, resize and flip each item on the CPU."""
 
@@ -68,25 +82,67 @@ class LoaderPipeline:
         return len(self.loader)
 
     def epoch(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
-        sampler = self.loader.sampler
-        if isinstance(sampler, DistributedSampler):
-            sampler.set_epoch(epoch)
-        return iter(self.loader)
+        return epoch_of(self.loader, epoch)
 
     def close(self) -> None:
         """Drop the loader: its worker processes end now."""
         self.loader = None
 
 
-def _cached(*args, **kwargs) -> Pipeline:
-    from ppr10k.data.cache import CachedPipeline
+class CachedPipeline:
+    """The ``cached`` training pipeline: the cache (:mod:`ppr10k.data.cache`) is built
+    when the pipeline is made; workers cut crops; :func:`augment_batch` runs on ``device``.
 
-    return CachedPipeline(*args, **kwargs)
+    A set bigger than ``config.cache_memory_gb`` goes to ``RUN/.input-cache/node-N/`` (one
+    per node, filled by the node's processes in parallel), removed by :meth:`close`. With ``config.cache_on_device`` (``auto``: on CUDA when the cache takes at
+    most half of the GPU's free memory) the whole cache is copied to the device once and
+    crops are cut there, in the training process: no worker processes and no host-to-device
+    traffic per step.
+    """
+
+    def __init__(self, samples: list[Sample], config: TrainConfig, device: torch.device, rank: int = 0,
+                 world_size: int = 1, run_dir: Path | None = None,
+                 barrier: Callable[[], None] = lambda: None, local_rank: int = 0,
+                 local_world_size: int = 1, node: int = 0) -> None:
+        self.device, self.config, self.local_rank = device, config, local_rank
+        # one file per node, filled by that node's processes: writers of one file share a
+        # page cache, and nodes never write into each other's file
+        self.root = Path(run_dir) / CACHE_FOLDER if run_dir is not None else None
+        self.folder = self.root / f"node-{node}" if self.root is not None else None
+        self.cache = build_cache(samples, self.folder,
+                                 memory_limit=config.cache_memory_gb * 2**30,
+                                 num_workers=config.num_workers, rank=local_rank,
+                                 world_size=local_world_size, barrier=barrier)
+        self.resident = on_device(config.cache_on_device, self.cache.plan.nbytes, device)
+        if self.resident:
+            self.cache = self.cache.to(device)
+        dataset = CachedCrops(self.cache, samples, config.crop_size, config.glc,
+                              config.glc_crop)
+        self.loader = make_loader(dataset, config, rank, world_size, collate_fn=list,
+                                  pin_memory=device.type == "cuda" and not self.resident,
+                                  num_workers=0 if self.resident else config.num_workers)
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def epoch(self, epoch: int) -> Iterator[dict[str, torch.Tensor]]:
+        for items in epoch_of(self.loader, epoch):
+            yield augment_batch(items, self.device, self.config.crop_size, self.config.glc)
+
+    def close(self) -> None:
+        """Drop the loader (its workers end) and the cache; the first process of each node
+        removes its node's cache file (and the cache folder once it is empty)."""
+        self.loader = None
+        self.cache = None
+        if self.local_rank == 0 and self.folder is not None and self.folder.exists():
+            shutil.rmtree(self.folder, ignore_errors=True)
+            with contextlib.suppress(OSError):  # another node's file may still be there
+                self.root.rmdir()
 
 
 #: name -> pipeline factory ``(samples, config, device, rank=, world_size=, run_dir=,
 #: barrier=, local_rank=, local_world_size=, node=)``.
-PIPELINES = {"loader": LoaderPipeline, "cached": _cached}
+PIPELINES = {"loader": LoaderPipeline, "cached": CachedPipeline}
 
 
 def pipeline_name(name: str, device: torch.device) -> str:
