@@ -47,6 +47,21 @@ SAMPLE_PEAKS = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0,
                 np.dtype(np.float32): 1.0}
 
 
+def sample_peak(dtype) -> float | None:
+    """The full-scale value of a sample type (NumPy, or torch by name): 255, 65535 or 1.0;
+    None for a type photos do not come in.
+
+    >>> sample_peak(np.uint16), sample_peak("torch.uint8"), sample_peak(np.int32)
+    (65535.0, 255.0, None)
+    """
+    name = str(dtype)
+    try:
+        return SAMPLE_PEAKS.get(np.dtype(name.removeprefix("torch.")
+                                         if name.startswith("torch.") else dtype))
+    except TypeError:
+        return None
+
+
 def to_float(array: np.ndarray) -> np.ndarray:
     """Integer samples -> float32 in [0, 1] (divided by the dtype's maximum)."""
     if array.dtype == np.uint8:

@@ -28,7 +28,7 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
-from ppr10k.io.image import SAMPLE_PEAKS
+from ppr10k.io.image import sample_peak
 from ppr10k.lut import apply_curves_and_lut
 from ppr10k.lut.apply import apply_lut
 from ppr10k.models.lut3d import ApplyPlan
@@ -83,8 +83,8 @@ def apply_torch(pixels: np.ndarray | torch.Tensor, plan: ApplyPlan, dtype: np.dt
         source = torch.from_numpy(np.ascontiguousarray(pixels)).to(device)
     else:
         source = pixels.to(device)
-    peak_in = SAMPLE_PEAKS[np.dtype(str(source.dtype).removeprefix("torch."))]
-    peak_out = np.float32(SAMPLE_PEAKS[np.dtype(dtype)])
+    peak_in = sample_peak(source.dtype)
+    peak_out = np.float32(sample_peak(dtype))
     in_scale = float(np.float32(1.0 / peak_in))
     lut = plan.lut.to(device, torch.float32)
     curves = (None if plan.curves is None

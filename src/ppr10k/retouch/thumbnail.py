@@ -15,7 +15,7 @@ import numba
 import numpy as np
 import torch
 
-from ppr10k.io.image import SAMPLE_PEAKS
+from ppr10k.io.image import sample_peak
 from ppr10k.io.metadata import orient
 
 __all__ = ["PREDICTOR_LONG_EDGE", "area_resize", "area_resize_torch", "orient_tensor",
@@ -73,6 +73,20 @@ def _area_rows(src, out, row_cell, row_w0, row_w1, col_cell, col_w0, col_w1,
                 out[j, i, k] = np.float32(acc[i, k] * in_scale)
 
 
+def _check_reduction(shape: tuple[int, ...], dtype, size: tuple[int, int]) -> float:
+    """The samples' full-scale value, after checking an ``(H, W, 3)`` image of a photo
+    sample type that ``size`` reduces (both resizers' arguments)."""
+    if len(shape) != 3 or shape[2] != 3:
+        raise ValueError(f"image must be (H, W, 3), got {shape}")
+    peak = sample_peak(dtype)
+    if peak is None:
+        raise TypeError(f"image must be uint8, uint16 or float32, got {dtype}")
+    (height, width), (out_h, out_w) = shape[:2], size
+    if not (1 <= out_h <= height and 1 <= out_w <= width):
+        raise ValueError(f"area_resize only reduces: {height}x{width} -> {out_h}x{out_w}")
+    return peak
+
+
 def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Downscale by area averaging (box filter over exact pixel footprints).
 
@@ -88,20 +102,14 @@ def area_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         >>> area_resize(x / 11, (1, 1)).astype(np.float64).round(4).tolist()
         [[[0.4091, 0.5, 0.5909]]]
     """
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be (H, W, 3), got {image.shape}")
-    if image.dtype not in SAMPLE_PEAKS:
-        raise TypeError(f"image must be uint8, uint16 or float32, got {image.dtype}")
     height, width = image.shape[:2]
     out_h, out_w = size
-    if not (1 <= out_h <= height and 1 <= out_w <= width):
-        raise ValueError(f"area_resize only reduces: {height}x{width} -> {out_h}x{out_w}")
+    peak = _check_reduction(tuple(image.shape), image.dtype, size)
     row_cell, row_w0, row_w1 = _coverage(height, out_h)
     col_cell, col_w0, col_w1 = _coverage(width, out_w)
     out = np.empty((out_h, out_w, 3), np.float32)
     src = np.ascontiguousarray(image)
-    _area_rows(src, out, row_cell, row_w0, row_w1, col_cell, col_w0, col_w1,
-               1.0 / SAMPLE_PEAKS[image.dtype])
+    _area_rows(src, out, row_cell, row_w0, row_w1, col_cell, col_w0, col_w1, 1.0 / peak)
     return out
 
 
@@ -147,21 +155,15 @@ def area_resize_torch(image: torch.Tensor, size: tuple[int, int]) -> torch.Tenso
         >>> area_resize_torch(x / 11, (1, 1)).double().round(decimals=4).tolist()
         [[[0.4091, 0.5, 0.5909]]]
     """
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"image must be (H, W, 3), got {tuple(image.shape)}")
-    peaks = {torch.uint8: 255.0, torch.uint16: 65535.0, torch.float32: 1.0}
-    if image.dtype not in peaks:
-        raise TypeError(f"image must be uint8, uint16 or float32, got {image.dtype}")
     height, width = image.shape[:2]
     out_h, out_w = size
-    if not (1 <= out_h <= height and 1 <= out_w <= width):
-        raise ValueError(f"area_resize only reduces: {height}x{width} -> {out_h}x{out_w}")
+    peak = _check_reduction(tuple(image.shape), image.dtype, size)
     rows = _coverage_matrix(height, out_h, image.device)  # (out_h, H)
     cols = _coverage_matrix(width, out_w, image.device)  # (out_w, W)
     x = image.to(torch.float64)
     x = (rows @ x.reshape(height, width * 3)).reshape(out_h, width, 3)
     x = torch.einsum("jx,hxc->hjc", cols, x)
-    return (x * (1.0 / peaks[image.dtype])).to(torch.float32)
+    return (x * (1.0 / peak)).to(torch.float32)
 
 
 def _coverage_matrix(n_in: int, n_out: int, device: torch.device) -> torch.Tensor:
